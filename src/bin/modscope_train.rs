@@ -1,0 +1,154 @@
+//! `modscope-train`: trains the tokenizer and the two shipped models, and writes the report the
+//! model card is built from.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use modscope::flops::training_step_flops;
+use modscope::model::ModelConfig;
+use modscope::runtime::backend;
+use modscope::tokenizer::{self, Tokenizer};
+use modscope::training::{TrainConfig, corpus, report, train};
+
+#[derive(Parser)]
+#[command(name = "modscope-train", about = "Train modscope's tokenizer and models")]
+struct Cli {
+    /// Where the corpus lives (data/austen/*.txt.gz).
+    #[arg(long, default_value = "data/austen", global = true)]
+    corpus: PathBuf,
+    #[arg(long, default_value = "www/models/tokenizer.json", global = true)]
+    tokenizer: PathBuf,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Learn the byte-level BPE from the training books.
+    Tokenizer {
+        #[arg(long, default_value_t = 2048)]
+        vocab: usize,
+    },
+    /// Train one model. Both models get the same training FLOPs when given the same budget.
+    Train {
+        #[arg(long, value_enum)]
+        model: Kind,
+        /// Total training FLOPs (forward + backward, by the model's own accounting).
+        #[arg(long)]
+        flops_budget: f64,
+        #[arg(long, default_value_t = 32)]
+        batch: usize,
+        #[arg(long, default_value_t = 1e-3)]
+        learning_rate: f64,
+        #[arg(long, value_enum, default_value_t = DeviceArg::Cpu)]
+        device: DeviceArg,
+        /// Run directory: log.csv, checkpoint/ (resumed automatically), model.safetensors.
+        #[arg(long)]
+        out: PathBuf,
+        #[arg(long, default_value_t = 100)]
+        eval_every: usize,
+    },
+    /// Evaluate the trained models and write the model card's numbers, plot and samples.
+    Report {
+        #[arg(long, default_value = "runs")]
+        runs: PathBuf,
+        #[arg(long, default_value = "docs")]
+        out: PathBuf,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Kind {
+    Mod,
+    Dense,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum DeviceArg {
+    Cpu,
+    Vulkan,
+}
+
+fn main() -> ExitCode {
+    match run(Cli::parse()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("modscope-train: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn load_tokenizer(path: &Path) -> Result<Tokenizer, String> {
+    let json = std::fs::read_to_string(path).map_err(|e| format!("{}: {e} (run `modscope-train tokenizer`)", path.display()))?;
+    Tokenizer::from_json(&json).map_err(|e| e.to_string())
+}
+
+fn run(cli: Cli) -> Result<(), String> {
+    match cli.command {
+        Command::Tokenizer { vocab } => {
+            let c = corpus::load(&cli.corpus)?;
+            let tok = tokenizer::train(&c.train, vocab).map_err(|e| e.to_string())?;
+            if let Some(dir) = cli.tokenizer.parent() {
+                std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
+            }
+            std::fs::write(&cli.tokenizer, tok.to_json()).map_err(|e| e.to_string())?;
+            let (train_ids, val_ids) = (tok.encode(&c.train), tok.encode(&c.validation));
+            println!(
+                "vocab {}: {} training tokens ({:.2} chars/token), {} validation tokens",
+                tok.vocab_size(),
+                train_ids.len(),
+                c.train.len() as f64 / train_ids.len() as f64,
+                val_ids.len()
+            );
+            Ok(())
+        }
+        Command::Train { model, flops_budget, batch, learning_rate, device, out, eval_every } => {
+            let tok = load_tokenizer(&cli.tokenizer)?;
+            let c = corpus::load(&cli.corpus)?;
+            let base = ModelConfig::mod_default(tok.vocab_size());
+            let cfg = match model {
+                Kind::Mod => base,
+                Kind::Dense => base.dense_twin(),
+            };
+            let step_flops = (batch as u64 * training_step_flops(&cfg, cfg.context)) as f64;
+            let steps = (flops_budget / step_flops).floor() as usize;
+            if steps < 10 {
+                return Err(format!("a budget of {flops_budget:e} FLOPs is only {steps} steps of {step_flops:e}"));
+            }
+            let train_cfg = TrainConfig {
+                batch_size: batch,
+                learning_rate,
+                min_learning_rate: learning_rate / 10.0,
+                warmup_steps: (steps / 20).max(1),
+                steps,
+                weight_decay: 0.1,
+                grad_clip: 1.0,
+                seed: 2024,
+                eval_every,
+                eval_windows: 64,
+                checkpoint_every: eval_every,
+            };
+            println!("training {} steps of {step_flops:.3e} FLOPs; config {}", steps, serde_json::to_string(&cfg).unwrap_or_default());
+            let device = match device {
+                DeviceArg::Cpu => backend::cpu(),
+                #[cfg(feature = "gpu")]
+                DeviceArg::Vulkan => backend::vulkan(),
+                #[cfg(not(feature = "gpu"))]
+                DeviceArg::Vulkan => return Err("this build has no GPU support: rebuild with --features gpu".into()),
+            };
+            let (train_ids, val_ids) = (tok.encode(&c.train), tok.encode(&c.validation));
+            std::fs::create_dir_all(&out).map_err(|e| e.to_string())?;
+            std::fs::write(out.join("train_config.json"), serde_json::to_string_pretty(&train_cfg).map_err(|e| e.to_string())?)
+                .map_err(|e| e.to_string())?;
+            train(&cfg, &train_cfg, &train_ids, &val_ids, &device, &out, true)?;
+            Ok(())
+        }
+        Command::Report { runs, out } => {
+            let tok = load_tokenizer(&cli.tokenizer)?;
+            let c = corpus::load(&cli.corpus)?;
+            report::write(&tok, &c, &runs, &out)
+        }
+    }
+}

@@ -1,0 +1,43 @@
+//! Which device the model runs on. CPU everywhere (burn's Flex backend, also in wasm); Vulkan
+//! natively with the `gpu` feature; WebGPU in the browser.
+
+use burn::tensor::Device;
+use serde::Serialize;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub enum BackendKind {
+    Cpu,
+    WebGpu,
+    Vulkan,
+}
+
+impl BackendKind {
+    pub fn label(self) -> &'static str {
+        match self {
+            BackendKind::Cpu => "CPU (burn Flex)",
+            BackendKind::WebGpu => "WebGPU",
+            BackendKind::Vulkan => "Vulkan (wgpu)",
+        }
+    }
+}
+
+pub fn cpu() -> Device {
+    Device::flex()
+}
+
+/// The native GPU through wgpu's Vulkan backend.
+#[cfg(feature = "gpu")]
+pub fn vulkan() -> Device {
+    Device::vulkan(burn::tensor::DeviceKind::DefaultDevice)
+}
+
+/// Initialises WebGPU once; the error says why it is unavailable so the page can show it.
+#[cfg(feature = "web")]
+pub async fn webgpu() -> Result<Device, String> {
+    use burn::tensor::wgpu::WgpuBackend;
+    Device::wgpu_options()
+        .graphics_api(WgpuBackend::WebGpu)
+        .init_async()
+        .await
+        .map_err(|e| format!("{e}"))
+}

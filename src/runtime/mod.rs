@@ -1,0 +1,6 @@
+//! Running the model: devices and the host-side helpers shared by the CLI and the browser.
+
+pub mod backend;
+pub mod generate;
+pub mod sample;
+pub mod session;

@@ -1,0 +1,58 @@
+use proptest::prelude::*;
+
+use super::*;
+
+const SAMPLE: &str = "It is a truth universally acknowledged, that a single man in possession \
+of a good fortune, must be in want of a wife. However little known the feelings or views of \
+such a man may be on his first entering a neighbourhood, this truth is so well fixed in the \
+minds of the surrounding families, that he is considered the rightful property of some one or \
+other of their daughters.";
+
+fn tiny() -> Tokenizer {
+    train(SAMPLE, 300).unwrap()
+}
+
+#[test]
+fn chunks_rebuild_the_text_and_glue_spaces_to_words() {
+    let text = "Hello,  world!\n\n The 42 cats";
+    assert_eq!(chunks(text).concat(), text);
+    assert_eq!(chunks(text), vec!["Hello", ",", " ", " world", "!", "\n\n", " The", " 42", " cats"]);
+}
+
+#[test]
+fn training_learns_merges_that_shorten_the_text() {
+    let t = tiny();
+    assert_eq!(t.vocab_size(), 300);
+    assert!(t.encode(SAMPLE).len() < SAMPLE.len() * 2 / 3);
+}
+
+#[test]
+fn json_round_trip_keeps_the_encoding() {
+    let t = tiny();
+    let back = Tokenizer::from_json(&t.to_json()).unwrap();
+    assert_eq!(back.encode(SAMPLE), t.encode(SAMPLE));
+}
+
+#[test]
+fn bad_files_are_errors() {
+    assert!(Tokenizer::from_json("not json").is_err());
+    assert!(Tokenizer::from_json(r#"{"merges":[[1,999]]}"#).is_err());
+}
+
+#[test]
+fn awkward_unicode_round_trips() {
+    let t = tiny();
+    for s in ["", "a", "👩‍👩‍👧", "שלום עולם", "a\u{200b}b\u{0}c\u{7}", "<script>alert(1)</script>", "e\u{301}"] {
+        assert_eq!(t.decode(&t.encode(s)), s);
+    }
+}
+
+proptest! {
+    #[test]
+    fn any_text_round_trips(s in any::<String>()) {
+        let t = tiny();
+        let ids = t.encode(&s);
+        prop_assert!(ids.iter().all(|&i| (i as usize) < t.vocab_size()));
+        prop_assert_eq!(t.decode(&ids), s);
+    }
+}

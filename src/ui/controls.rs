@@ -1,0 +1,143 @@
+//! The text box, the status line, the backend badge and the routing controls.
+
+use leptos::prelude::*;
+
+use super::{PageState, Status, schedule_run};
+use crate::runtime::backend::BackendKind;
+
+/// Debounce for typing: long enough to skip intermediate keystrokes, short enough to feel live.
+const TYPING_DEBOUNCE_MS: i32 = 40;
+/// Longest text accepted, in characters (the model only ever sees its last 256 tokens).
+pub const MAX_CHARS: usize = 200_000;
+
+#[component]
+pub fn TextInput() -> impl IntoView {
+    let page = expect_context::<PageState>();
+    let on_input = move |ev| {
+        let mut value = event_target_value(&ev);
+        if value.chars().count() > MAX_CHARS {
+            value = value.chars().take(MAX_CHARS).collect();
+            page.message.set(Some(format!("Only the first {MAX_CHARS} characters are kept.")));
+        }
+        page.settings.update(|s| s.text = value);
+        schedule_run(page, TYPING_DEBOUNCE_MS);
+    };
+    view! {
+        <label for="text" class="label">"Your text"</label>
+        <textarea
+            id="text"
+            rows="5"
+            spellcheck="false"
+            aria-describedby="window-note"
+            prop:value=move || page.settings.with(|s| s.text.clone())
+            on:input=on_input
+        ></textarea>
+        <p id="window-note" class="note">
+            {move || page.result.with(|r| match r {
+                Some(r) if r.window.dropped > 0 => format!(
+                    "The text is {} tokens; the model's context is {}, so it sees the last {} (the first {} are not shown).",
+                    r.window.dropped + r.window.tokens.len(), r.window.tokens.len(), r.window.tokens.len(), r.window.dropped),
+                Some(r) => format!("{} tokens.", r.window.tokens.len()),
+                None => String::new(),
+            })}
+        </p>
+    }
+}
+
+#[component]
+pub fn StatusLine() -> impl IntoView {
+    let page = expect_context::<PageState>();
+    view! {
+        <div class="status" role="status" aria-live="polite" data-status=move || match page.status.get() {
+            Status::Loading(_) => "loading", Status::Running => "running", Status::Ready => "ready", Status::Failed(_) => "failed" }>
+            {move || match page.status.get() {
+                Status::Loading(s) => view! { <span class="spinner" aria-hidden="true"></span>{s} }.into_any(),
+                Status::Running => view! { <span>"Running…"</span> }.into_any(),
+                Status::Ready => view! { <span>"Up to date."</span> }.into_any(),
+                Status::Failed(e) => view! { <span class="error">{e}</span> }.into_any(),
+            }}
+            {move || page.message.get().map(|m| view! { <span class="message">{m}</span> })}
+        </div>
+    }
+}
+
+#[component]
+pub fn BackendBadge() -> impl IntoView {
+    let page = expect_context::<PageState>();
+    let switch = move |ev| {
+        let kind = if event_target_value(&ev) == "webgpu" { BackendKind::WebGpu } else { BackendKind::Cpu };
+        if kind != page.backend.get_untracked() {
+            page.backend.set(kind);
+            page.backend_note.set(match kind {
+                BackendKind::WebGpu => "switched to WebGPU by hand".into(),
+                _ => "switched to the CPU by hand".into(),
+            });
+            schedule_run(page, 0);
+        }
+    };
+    view! {
+        <div class="badge" data-backend=move || match page.backend.get() { BackendKind::WebGpu => "webgpu", _ => "cpu" }>
+            <span class="badge-name">{move || page.backend.get().label()}</span>
+            <span class="badge-note">{move || page.backend_note.get()}</span>
+            <label class="sr-only" for="backend">"Backend"</label>
+            <select id="backend" on:change=switch prop:value=move || match page.backend.get() { BackendKind::WebGpu => "webgpu", _ => "cpu" }>
+                <option value="cpu">"CPU"</option>
+                <option value="webgpu" disabled=move || page.webgpu_ok.get() != Some(true)>"WebGPU"</option>
+            </select>
+        </div>
+    }
+}
+
+#[component]
+pub fn ThemeToggle() -> impl IntoView {
+    let toggle = move |_| {
+        if let Some(root) = web_sys::window().and_then(|w| w.document()).and_then(|d| d.document_element()) {
+            let dark = root.get_attribute("data-theme").as_deref() == Some("dark")
+                || (root.get_attribute("data-theme").is_none()
+                    && web_sys::window()
+                        .and_then(|w| w.match_media("(prefers-color-scheme: dark)").ok().flatten())
+                        .is_some_and(|m| m.matches()));
+            let _ = root.set_attribute("data-theme", if dark { "light" } else { "dark" });
+        }
+    };
+    view! { <button class="theme" on:click=toggle aria-label="Switch between light and dark theme">"◐ Theme"</button> }
+}
+
+#[component]
+pub fn RoutingControls() -> impl IntoView {
+    let page = expect_context::<PageState>();
+    let set_capacity = move |ev| {
+        let c = event_target_value(&ev).parse::<f64>().unwrap_or(0.125).clamp(0.125, 1.0);
+        page.settings.update(|s| s.capacity = c);
+        schedule_run(page, 0);
+    };
+    let set_mode = move |causal: bool| {
+        page.settings.update(|s| s.causal = causal);
+        schedule_run(page, 0);
+    };
+    view! {
+        <fieldset class="controls">
+            <legend>"Routing"</legend>
+            <label for="capacity">
+                "Capacity: "
+                <output id="capacity-value">{move || format!("{:.1}%", page.settings.with(|s| s.capacity) * 100.0)}</output>
+            </label>
+            <input id="capacity" type="range" min="0.125" max="1" step="0.125"
+                disabled=move || page.settings.with(|s| s.causal)
+                prop:value=move || page.settings.with(|s| s.capacity).to_string()
+                on:input=set_capacity/>
+            <div role="radiogroup" aria-label="Routing mode" class="modes">
+                <label><input type="radio" name="mode" id="mode-topk" prop:checked=move || !page.settings.with(|s| s.causal)
+                    on:change=move |_| set_mode(false)/>" Top-k (sees the whole text, as in training)"</label>
+                <label><input type="radio" name="mode" id="mode-causal" prop:checked=move || page.settings.with(|s| s.causal)
+                    on:change=move |_| set_mode(true)/>" Causal predictor (token by token, as when sampling)"</label>
+            </div>
+            <p class="note" id="agreement">
+                {move || page.result.with(|r| r.as_ref().and_then(|r| r.routed.trace.predictor_agreement()).map(|a| format!(
+                    "The causal predictor agrees with top-k at {:.1}% capacity on {:.1}% of routed decisions for this text.",
+                    r.routed.trace.capacity * 100.0, a * 100.0)))}
+                {move || page.settings.with(|s| s.causal).then_some(" In causal mode the predictor decides, so the capacity slider does not apply.")}
+            </p>
+        </fieldset>
+    }
+}
