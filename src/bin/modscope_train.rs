@@ -142,7 +142,7 @@ fn run(cli: Cli) -> Result<(), String> {
             std::fs::create_dir_all(&out).map_err(|e| e.to_string())?;
             std::fs::write(out.join("train_config.json"), serde_json::to_string_pretty(&train_cfg).map_err(|e| e.to_string())?)
                 .map_err(|e| e.to_string())?;
-            train(&cfg, &train_cfg, &train_ids, &val_ids, &device, &out, true)?;
+            train(&cfg, &train_cfg, &train_ids, &val_ids, &device, &out, true, None)?;
             Ok(())
         }
         Command::Report { runs, out } => {

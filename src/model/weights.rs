@@ -40,8 +40,8 @@ pub fn save_weights(model: &Model, path: &std::path::Path) -> Result<(), ModelEr
     std::fs::write(path, weights_to_bytes(model)?).map_err(|e| weights_error(format!("{}: {e}", path.display())))
 }
 
-/// Reads the safetensors header's `__metadata__` without touching the tensors.
-fn read_metadata(bytes: &[u8]) -> Result<HashMap<String, String>, ModelError> {
+/// Reads the safetensors header: its `__metadata__`, and whether the tensors are stored as f16.
+fn read_header(bytes: &[u8]) -> Result<(HashMap<String, String>, bool), ModelError> {
     let len_bytes: [u8; 8] = bytes
         .get(..8)
         .and_then(|b| b.try_into().ok())
@@ -56,12 +56,14 @@ fn read_metadata(bytes: &[u8]) -> Result<HashMap<String, String>, ModelError> {
         .get("__metadata__")
         .cloned()
         .ok_or_else(|| weights_error("no __metadata__: not a modscope weights file"))?;
-    serde_json::from_value(metadata).map_err(|e| weights_error(format!("bad __metadata__: {e}")))
+    let half = header.as_object().is_some_and(|h| h.values().any(|t| t.get("dtype").and_then(|d| d.as_str()) == Some("F16")));
+    let metadata = serde_json::from_value(metadata).map_err(|e| weights_error(format!("bad __metadata__: {e}")))?;
+    Ok((metadata, half))
 }
 
 /// Loads a weights file (as bytes) onto `device`, building the model from the config it carries.
 pub fn load_weights(bytes: &[u8], device: &Device) -> Result<Model, ModelError> {
-    let metadata = read_metadata(bytes)?;
+    let (metadata, half) = read_header(bytes)?;
     match metadata.get(FORMAT_KEY).map(String::as_str) {
         Some(FORMAT_VERSION) => {}
         Some(other) => {
@@ -74,7 +76,11 @@ pub fn load_weights(bytes: &[u8], device: &Device) -> Result<Model, ModelError> 
         .ok_or_else(|| weights_error("no config in the metadata"))
         .and_then(|c| serde_json::from_str(c).map_err(|e| weights_error(format!("bad config: {e}"))))?;
     let mut model = Model::new(&config, device)?;
-    let mut store = SafetensorsStore::from_bytes(Some(bytes.to_vec())).with_from_adapter(HalfPrecisionAdapter::new());
+    let mut store = SafetensorsStore::from_bytes(Some(bytes.to_vec()));
+    if half {
+        // Widen f16 on disk to f32 for compute (the adapter casts in whichever direction it finds).
+        store = store.with_from_adapter(HalfPrecisionAdapter::new());
+    }
     // The store panics on some malformed tensor payloads; a bad file must stay an error.
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| model.load_from(&mut store)))
         .map_err(|_| weights_error("tensor data is malformed"))?;

@@ -6,3 +6,6 @@ pub mod report;
 pub mod trainer;
 
 pub use trainer::{TrainConfig, train};
+
+#[cfg(test)]
+mod tests;

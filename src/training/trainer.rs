@@ -6,6 +6,7 @@ use std::path::Path;
 use std::time::Instant;
 
 use burn::module::Module;
+use burn::store::{BurnpackStore, ModuleSnapshot};
 use burn::optim::grad_clipping::GradientClippingConfig;
 use burn::optim::{AdamWConfig, GradientsParams};
 use burn::tensor::Device;
@@ -13,7 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use super::evaluate::{batch_tensors, binary_cross_entropy, cross_entropy, evaluate, windows};
 use crate::flops::training_step_flops;
-use crate::model::{Model, ModelConfig, RoutingMode, checkpoint_bytes, load_weights, save_weights};
+use crate::model::{Model, ModelConfig, RoutingMode, save_weights};
 use crate::runtime::sample::Rng;
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -50,6 +51,7 @@ struct Progress {
     step: usize,
     training_flops: f64,
     config: TrainConfig,
+    model: ModelConfig,
 }
 
 /// Random training windows for a step: a pure function of (seed, step), so a resumed run sees
@@ -69,7 +71,9 @@ fn save_checkpoint(dir: &Path, model: &Model, optim: &burn::optim::ModuleOptimiz
     std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
     let tmp = dir.with_extension("tmp");
     std::fs::create_dir_all(&tmp).map_err(|e| e.to_string())?;
-    std::fs::write(tmp.join("model.safetensors"), checkpoint_bytes(model).map_err(|e| e.to_string())?).map_err(|e| e.to_string())?;
+    // Burnpack keeps parameter ids, which the optimiser's moments are keyed by.
+    model.save_into(&mut BurnpackStore::from_file(tmp.join("model.bpk")).overwrite(true)).map_err(|e| format!("{e:?}"))?;
+    save_weights(model, &tmp.join("model.safetensors")).map_err(|e| e.to_string())?;
     optim.save(tmp.join("optim.bpk")).map_err(|e| format!("{e:?}"))?;
     std::fs::write(tmp.join("progress.json"), serde_json::to_string_pretty(progress).map_err(|e| e.to_string())?)
         .map_err(|e| e.to_string())?;
@@ -79,7 +83,9 @@ fn save_checkpoint(dir: &Path, model: &Model, optim: &burn::optim::ModuleOptimiz
 }
 
 /// Trains (or resumes) a model in `out`, writing `out/log.csv`, `out/checkpoint/` and, at the
-/// end, `out/model.safetensors` (f16). Returns the trained model.
+/// end, `out/model.safetensors` (f16). `pause_at` stops early after checkpointing (a later call
+/// resumes). Returns the model as it stands.
+#[allow(clippy::too_many_arguments)]
 pub fn train(
     model_cfg: &ModelConfig,
     cfg: &TrainConfig,
@@ -88,6 +94,7 @@ pub fn train(
     device: &Device,
     out: &Path,
     show_progress: bool,
+    pause_at: Option<usize>,
 ) -> Result<Model, String> {
     let t = model_cfg.context;
     if train_tokens.len() <= t + 1 {
@@ -106,14 +113,16 @@ pub fn train(
         if &progress.config != cfg {
             return Err(format!("{} was made with another training config; remove it to start over", checkpoint.display()));
         }
-        let bytes = std::fs::read(checkpoint.join("model.safetensors")).map_err(|e| e.to_string())?;
-        let model = load_weights(&bytes, &ad).map_err(|e| e.to_string())?;
-        if model.config() != model_cfg {
+        if &progress.model != model_cfg {
             return Err(format!("{} holds another model config; remove it to start over", checkpoint.display()));
         }
+        let mut model = Model::new(model_cfg, &ad).map_err(|e| e.to_string())?;
+        model.load_from(&mut BurnpackStore::from_file(checkpoint.join("model.bpk"))).map_err(|e| format!("{e:?}"))?;
         optim = optim.load(checkpoint.join("optim.bpk")).map_err(|e| format!("{e:?}"))?;
         (model, progress.step, progress.training_flops)
     } else {
+        // Seeded, so the same configs always start from the same weights.
+        ad.seed(cfg.seed);
         (Model::new(model_cfg, &ad).map_err(|e| e.to_string())?, 0, 0.0)
     };
     let log_path = out.join("log.csv");
@@ -173,8 +182,12 @@ pub fn train(
             .map_err(|e| e.to_string())?;
             bar.println(format!("step {step}: train {recent_loss:.4}, validation {:.4} at {training_flops:.3e} FLOPs", eval.loss));
         }
-        if step % cfg.checkpoint_every == 0 || last {
-            save_checkpoint(&checkpoint, &model, &optim, &Progress { step, training_flops, config: cfg.clone() })?;
+        let pause = pause_at == Some(step);
+        if step % cfg.checkpoint_every == 0 || last || pause {
+            save_checkpoint(&checkpoint, &model, &optim, &Progress { step, training_flops, config: cfg.clone(), model: model_cfg.clone() })?;
+        }
+        if pause {
+            return Ok(model.valid());
         }
     }
     bar.finish();
