@@ -35,8 +35,11 @@ enum Command {
         #[arg(long, value_enum)]
         model: Kind,
         /// Total training FLOPs (forward + backward, by the model's own accounting).
-        #[arg(long)]
-        flops_budget: f64,
+        #[arg(long, required_unless_present = "steps")]
+        flops_budget: Option<f64>,
+        /// A fixed number of steps instead of a budget (for probing speed).
+        #[arg(long, conflicts_with = "flops_budget")]
+        steps: Option<usize>,
         #[arg(long, default_value_t = 32)]
         batch: usize,
         #[arg(long, default_value_t = 1e-3)]
@@ -104,7 +107,7 @@ fn run(cli: Cli) -> Result<(), String> {
             );
             Ok(())
         }
-        Command::Train { model, flops_budget, batch, learning_rate, device, out, eval_every } => {
+        Command::Train { model, flops_budget, steps, batch, learning_rate, device, out, eval_every } => {
             let tok = load_tokenizer(&cli.tokenizer)?;
             let c = corpus::load(&cli.corpus)?;
             let base = ModelConfig::mod_default(tok.vocab_size());
@@ -113,9 +116,13 @@ fn run(cli: Cli) -> Result<(), String> {
                 Kind::Dense => base.dense_twin(),
             };
             let step_flops = (batch as u64 * training_step_flops(&cfg, cfg.context)) as f64;
-            let steps = (flops_budget / step_flops).floor() as usize;
+            let steps = match (steps, flops_budget) {
+                (Some(n), _) => n,
+                (None, Some(budget)) => (budget / step_flops).floor() as usize,
+                (None, None) => unreachable!("clap requires one of them"),
+            };
             if steps < 10 {
-                return Err(format!("a budget of {flops_budget:e} FLOPs is only {steps} steps of {step_flops:e}"));
+                return Err(format!("{steps} steps of {step_flops:e} FLOPs is too short a run"));
             }
             let train_cfg = TrainConfig {
                 batch_size: batch,
@@ -130,7 +137,7 @@ fn run(cli: Cli) -> Result<(), String> {
                 eval_windows: 64,
                 checkpoint_every: eval_every,
             };
-            println!("training {} steps of {step_flops:.3e} FLOPs; config {}", steps, serde_json::to_string(&cfg).unwrap_or_default());
+            println!("training {steps} steps of {step_flops:e} FLOPs; config {}", serde_json::to_string(&cfg).unwrap_or_default());
             let device = match device {
                 DeviceArg::Cpu => backend::cpu(),
                 #[cfg(feature = "gpu")]

@@ -133,9 +133,12 @@ pub fn RoutingControls() -> impl IntoView {
                     on:change=move |_| set_mode(true)/>" Causal predictor (token by token, as when sampling)"</label>
             </div>
             <p class="note" id="agreement">
-                {move || page.result.with(|r| r.as_ref().and_then(|r| r.routed.trace.predictor_agreement()).map(|a| format!(
-                    "The causal predictor agrees with top-k at {:.1}% capacity on {:.1}% of routed decisions for this text.",
-                    r.routed.trace.capacity * 100.0, a * 100.0)))}
+                {move || page.result.with(|r| r.as_ref().and_then(|r| {
+                    let trace = &r.routed.trace;
+                    trace.predictor_agreement().map(|a| format!(
+                        "The causal predictor agrees with top-k at {:.1}% capacity on {:.1}% of routed decisions for this text.",
+                        trace.capacity * 100.0, a * 100.0))
+                }))}
                 {move || page.settings.with(|s| s.causal).then_some(" In causal mode the predictor decides, so the capacity slider does not apply.")}
             </p>
         </fieldset>

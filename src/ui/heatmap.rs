@@ -46,7 +46,7 @@ fn cell_label(trace: &RoutingTrace, layer: usize, token: usize) -> String {
 pub fn Heatmap() -> impl IntoView {
     let page = expect_context::<PageState>();
     view! {
-        <section class="panel" aria-labelledby="heatmap-title">
+        <section class="panel" id="heatmap" aria-labelledby="heatmap-title">
             <h2 id="heatmap-title">"Which tokens each block processed"</h2>
             <p class="legend">
                 "Each column is a token; its cells are layers 0 (top) to 7 (bottom). "
@@ -99,7 +99,7 @@ fn Grid(result: std::sync::Arc<RunResult>) -> impl IntoView {
             }
         })
         .collect_view();
-    view! { <div class="grid" role="list" aria-label="Tokens with their per-layer routing">{columns}</div> }
+    view! { <div class="grid" data-run=move || page.runs.get() role="list" aria-label="Tokens with their per-layer routing">{columns}</div> }
 }
 
 #[component]

@@ -41,6 +41,17 @@ pub struct PageState {
     pub message: RwSignal<Option<String>>,
     /// (token, layer) under the pointer or keyboard focus.
     pub selected: RwSignal<Option<(usize, Option<usize>)>>,
+    /// Runs shown so far (tests and the benchmark page wait on it).
+    pub runs: RwSignal<u64>,
+}
+
+/// Bytes of linear memory the wasm module holds (for the memory benchmark).
+#[wasm_bindgen::prelude::wasm_bindgen]
+pub fn wasm_memory_bytes() -> f64 {
+    use wasm_bindgen::JsCast;
+    wasm_bindgen::memory().dyn_into::<js_sys::WebAssembly::Memory>().map_or(0.0, |m| {
+        m.buffer().dyn_into::<js_sys::ArrayBuffer>().map_or(0.0, |b| b.byte_length() as f64)
+    })
 }
 
 pub fn start() {
@@ -80,6 +91,7 @@ pub fn schedule_run(page: PageState, delay_ms: i32) {
             Ok(result) if is_current(id) => {
                 page.message.set(None);
                 page.result.set(Some(result));
+                page.runs.update(|n| *n += 1);
                 page.status.set(Status::Ready);
             }
             Ok(_) => {}
@@ -110,6 +122,7 @@ fn App() -> impl IntoView {
         result: RwSignal::new(None),
         message: RwSignal::new(None),
         selected: RwSignal::new(None),
+        runs: RwSignal::new(0),
     };
     provide_context(page);
     spawn_local(async move {

@@ -1,0 +1,80 @@
+// Shared by the browser tests and the benchmark: a static server for dist/ (at / and under a
+// sub-path) and Debian's Chromium, headless, with or without WebGPU.
+import http from 'node:http';
+import fs from 'node:fs';
+import path from 'node:path';
+import { chromium } from 'playwright-core';
+
+const TYPES = { '.html': 'text/html', '.js': 'text/javascript', '.mjs': 'text/javascript', '.wasm': 'application/wasm',
+  '.css': 'text/css', '.json': 'application/json', '.svg': 'image/svg+xml', '.safetensors': 'application/octet-stream' };
+
+export const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
+
+/** Serves `dir` at `/` and again under `/blog/post/`, recording every path asked for. */
+export function serve(dir) {
+  const requests = [];
+  const server = http.createServer((req, res) => {
+    requests.push(req.url);
+    let url = decodeURIComponent(req.url.split('?')[0]);
+    if (url.startsWith('/blog/post/')) url = url.slice('/blog/post'.length);
+    if (url.endsWith('/')) url += 'index.html';
+    const file = path.join(dir, path.normalize(url));
+    if (!file.startsWith(dir) || !fs.existsSync(file) || fs.statSync(file).isDirectory()) {
+      res.writeHead(404); res.end('not found'); return;
+    }
+    res.writeHead(200, { 'content-type': TYPES[path.extname(file)] ?? 'application/octet-stream' });
+    fs.createReadStream(file).pipe(res);
+  });
+  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => {
+    resolve({ url: `http://127.0.0.1:${server.address().port}`, requests, close: () => server.close() });
+  }));
+}
+
+export async function launch({ webgpu }) {
+  const userDataDir = fs.mkdtempSync('/tmp/modscope-chromium-');
+  const args = ['--headless=new', '--no-sandbox', '--disable-background-networking', '--disable-component-update',
+    '--disable-sync', '--no-first-run', '--disable-dev-shm-usage'];
+  if (webgpu) args.push('--enable-unsafe-webgpu');
+  const context = await chromium.launchPersistentContext(userDataDir, {
+    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium', headless: true, args,
+    viewport: { width: 1200, height: 1400 },
+  });
+  return context;
+}
+
+/** Opens a page that fails on console errors, page errors and requests leaving `origin`. */
+export async function open(context, url, origin) {
+  const page = context.pages()[0] ?? await context.newPage();
+  const problems = [];
+  page.on('console', (m) => { if (m.type() === 'error') problems.push(`console: ${m.text()}`); });
+  page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+  page.on('dialog', (d) => { problems.push(`dialog: ${d.message()}`); d.dismiss(); });
+  await page.route('**/*', (route) => {
+    const u = route.request().url();
+    if (u.startsWith(origin) || u.startsWith('data:') || u.startsWith('blob:')) return route.continue();
+    problems.push(`request left the origin: ${u}`);
+    return route.abort();
+  });
+  await page.goto(url);
+  return { page, problems };
+}
+
+/** Waits until the page has rendered a run newer than `after`, and returns its number. */
+export async function nextRun(page, after = 0, timeout = 60000) {
+  await page.waitForFunction((n) => Number(document.querySelector('.grid[data-run]')?.dataset.run ?? 0) > n
+    && document.querySelector('.status')?.dataset.status !== 'running', after, { timeout });
+  return Number(await page.getAttribute('.grid[data-run]', 'data-run'));
+}
+
+/** The heatmap as text: one string per token, one letter per layer (d dense, x processed, . skipped). */
+export function routing(page) {
+  return page.$$eval('#heatmap .tok', (toks) => toks.map((t) => [...t.querySelectorAll('.cell')]
+    .map((c) => c.classList.contains('dense') ? 'd' : c.classList.contains('on') ? 'x' : '.').join('')));
+}
+
+/** Replaces the text as typing would (an input event), and waits for the new heatmap. */
+export async function typeText(page, text) {
+  const before = Number(await page.getAttribute('.grid[data-run]', 'data-run'));
+  await page.fill('#text', text);
+  return nextRun(page, before);
+}

@@ -1,0 +1,159 @@
+// The page as a person uses it, in Debian's headless Chromium: the CPU path (no WebGPU adapter)
+// and the WebGPU path (SwiftShader), typing, controls, generation and hostile input.
+// Screenshots land in artifacts/ — look at them.
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { ROOT, serve, launch, open, nextRun, routing, typeText } from './lib.mjs';
+
+const ARTIFACTS = path.join(ROOT, 'artifacts');
+fs.mkdirSync(ARTIFACTS, { recursive: true });
+const server = await serve(path.join(ROOT, 'dist'));
+const results = [];
+
+async function check(name, fn) {
+  const started = Date.now();
+  try {
+    await fn();
+    results.push(`ok   ${name} (${((Date.now() - started) / 1000).toFixed(1)} s)`);
+  } catch (e) {
+    results.push(`FAIL ${name}: ${e.message}`);
+  }
+  console.log(results[results.length - 1]);
+}
+
+const SAMPLE = 'Emma Woodhouse, handsome, clever, and rich, with a comfortable home and happy disposition, seemed to unite some of the best blessings of existence.';
+let cpuRouting = null;
+
+// ---- CPU path: headless Chromium without flags has no WebGPU adapter.
+{
+  const context = await launch({ webgpu: false });
+  const { page, problems } = await open(context, `${server.url}/`, server.url);
+
+  await check('cpu: loads, falls back to the CPU and shows the heatmap', async () => {
+    await nextRun(page, 0, 120000);
+    assert.equal(await page.getAttribute('.badge', 'data-backend'), 'cpu');
+    assert.match(await page.textContent('.badge-note'), /WebGPU|adapter/i);
+    const rows = await routing(page);
+    assert.ok(rows.length > 20, `only ${rows.length} tokens drawn`);
+    assert.ok(rows.every((r) => r.length === 8), 'every token has 8 layer cells');
+    // Dense rows solid, routed rows sparse at 12.5% capacity.
+    for (const l of [0, 2, 4, 6]) assert.ok(rows.every((r) => r[l] === 'd'));
+    const k = Math.ceil(0.125 * rows.length);
+    for (const l of [1, 3, 5, 7]) assert.equal(rows.filter((r) => r[l] === 'x').length, k, `layer ${l} processes k tokens`);
+    await page.screenshot({ path: path.join(ARTIFACTS, 'cpu.png'), fullPage: true });
+  });
+
+  await check('cpu: typing changes the heatmap', async () => {
+    const before = await routing(page);
+    await typeText(page, SAMPLE);
+    const after = await routing(page);
+    assert.notDeepEqual(after, before);
+    assert.equal(await page.$eval('#text', (t) => t.value), SAMPLE);
+    cpuRouting = after;
+  });
+
+  await check('cpu: capacity slider reaches 100% and back', async () => {
+    let run = Number(await page.getAttribute('.grid', 'data-run'));
+    await page.$eval('#capacity', (s) => { s.value = '1'; s.dispatchEvent(new Event('input', { bubbles: true })); });
+    run = await nextRun(page, run);
+    assert.ok((await routing(page)).every((r) => !r.includes('.')), 'at 100% nothing is skipped');
+    assert.match(await page.textContent('#capacity-value'), /100\.0%/);
+    await page.$eval('#capacity', (s) => { s.value = '0.125'; s.dispatchEvent(new Event('input', { bubbles: true })); });
+    await nextRun(page, run);
+    assert.deepEqual(await routing(page), cpuRouting);
+  });
+
+  await check('cpu: causal mode uses the predictor and reports agreement', async () => {
+    const run = Number(await page.getAttribute('.grid', 'data-run'));
+    await page.click('#mode-causal');
+    await nextRun(page, run);
+    assert.ok(await page.isDisabled('#capacity'));
+    assert.match(await page.textContent('#agreement'), /agrees with top-k/);
+    const run2 = Number(await page.getAttribute('.grid', 'data-run'));
+    await page.click('#mode-topk');
+    await nextRun(page, run2);
+    assert.deepEqual(await routing(page), cpuRouting);
+  });
+
+  await check('cpu: FLOPs table and measured time', async () => {
+    const headline = await page.textContent('#flops-total');
+    assert.match(headline, /saved/);
+    assert.match(headline, /MoD [\d.]+ ms, dense [\d.]+ ms/);
+  });
+
+  await check('cpu: generation streams tokens and stops', async () => {
+    await page.click('#generate');
+    await page.waitForFunction(() => document.querySelectorAll('#gen-grid .tok').length >= 4, null, { timeout: 60000 });
+    await page.click('#stop');
+    await page.waitForFunction(() => !document.querySelector('#generate').disabled);
+    const n = await page.$$eval('#gen-grid .tok', (t) => t.length);
+    await page.waitForTimeout(800);
+    assert.equal(await page.$$eval('#gen-grid .tok', (t) => t.length), n, 'no tokens after stop');
+    assert.ok(n < 64, 'stopped before the end');
+    assert.match(await page.textContent('#gen-speed'), /tokens\/s/);
+    assert.ok((await page.textContent('#gen-dense')).length > 0);
+    await page.screenshot({ path: path.join(ARTIFACTS, 'cpu-generation.png'), fullPage: true });
+  });
+
+  await check('cpu: awkward and hostile input is shown as text, never run', async () => {
+    const inputs = ['👩‍👩‍👧‍👦 🇬🇧 e\u0301', 'שלום עולם مرحبا بالعالم', 'a\u200bb\u200dc\u0000d\u0007e',
+      '<script>window.__pwned = 1</script><img src=x onerror="window.__pwned = 2">', 'x'];
+    for (const text of inputs) {
+      await typeText(page, text);
+      assert.equal(await page.$eval('#text', (t) => t.value), text);
+      assert.ok((await routing(page)).length >= 1);
+    }
+    assert.equal(await page.evaluate(() => window.__pwned), undefined);
+    assert.equal(await page.$$eval('#heatmap img, #heatmap script', (e) => e.length), 0);
+  });
+
+  await check('cpu: empty text gets a message and loses nothing else', async () => {
+    await page.fill('#text', '');
+    await page.waitForFunction(() => /Type some text/.test(document.querySelector('.status').textContent));
+    await typeText(page, SAMPLE);
+    assert.deepEqual(await routing(page), cpuRouting);
+  });
+
+  await check('cpu: 100k characters are windowed to the context, said on screen', async () => {
+    await typeText(page, 'It was a fine day. '.repeat(5300));
+    assert.match(await page.textContent('#window-note'), /sees the last 256/);
+    assert.equal((await routing(page)).length, 256);
+    await typeText(page, SAMPLE);
+  });
+
+  await check('cpu: no console errors, no requests off the origin', async () => {
+    assert.deepEqual(problems, []);
+  });
+  await context.close();
+}
+
+// ---- WebGPU path: SwiftShader behind --enable-unsafe-webgpu.
+{
+  const context = await launch({ webgpu: true });
+  const { page, problems } = await open(context, `${server.url}/`, server.url);
+  await check('webgpu: starts on WebGPU and shows the heatmap', async () => {
+    await nextRun(page, 0, 180000);
+    assert.equal(await page.getAttribute('.badge', 'data-backend'), 'webgpu');
+    await page.screenshot({ path: path.join(ARTIFACTS, 'webgpu.png'), fullPage: true });
+  });
+  await check('webgpu: routes the text exactly as the CPU does', async () => {
+    await typeText(page, SAMPLE);
+    assert.deepEqual(await routing(page), cpuRouting);
+  });
+  await check('webgpu: switching backends by hand keeps the text', async () => {
+    const run = Number(await page.getAttribute('.grid', 'data-run'));
+    await page.selectOption('#backend', 'cpu');
+    await nextRun(page, run);
+    assert.equal(await page.getAttribute('.badge', 'data-backend'), 'cpu');
+    assert.equal(await page.$eval('#text', (t) => t.value), SAMPLE);
+    assert.deepEqual(await routing(page), cpuRouting);
+  });
+  await check('webgpu: no console errors', async () => assert.deepEqual(problems, []));
+  await context.close();
+}
+
+server.close();
+const failed = results.filter((r) => r.startsWith('FAIL'));
+console.log(`\n${results.length - failed.length} passed, ${failed.length} failed; screenshots in artifacts/`);
+process.exit(failed.length ? 1 : 0);
