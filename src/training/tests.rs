@@ -83,3 +83,27 @@ fn a_tiny_run_learns_and_resumes_to_the_same_state() {
     assert_eq!(validation_losses(&straight), validation_losses(&paused));
     let _ = std::fs::remove_dir_all(&root);
 }
+
+/// The shipped weights still give the validation loss the model card reports (catches stale
+/// weights or a drifted evaluation).
+#[test]
+fn shipped_weights_reproduce_the_model_card_losses() {
+    use super::corpus;
+    use super::evaluate::{evaluate, windows};
+    use super::report::CHECK_WINDOWS;
+    use crate::model::load_weights;
+
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let report: serde_json::Value = serde_json::from_slice(&std::fs::read(root.join("docs/report.json")).unwrap()).unwrap();
+    let tok = tokenizer::Tokenizer::from_json(&std::fs::read_to_string(root.join("www/models/tokenizer.json")).unwrap()).unwrap();
+    let validation = corpus::read_book(&root.join("data/austen"), corpus::VALIDATION_BOOK).unwrap();
+    let device = backend::cpu();
+    for name in ["mod", "dense"] {
+        let model = load_weights(&std::fs::read(root.join(format!("www/models/{name}.safetensors"))).unwrap(), &device).unwrap();
+        let slice = windows(&tok.encode(&validation), model.config().context, CHECK_WINDOWS);
+        let mode = RoutingMode::TopK { capacity: model.config().capacity };
+        let loss = evaluate(&model, &slice, 8, mode, &device).unwrap().loss;
+        let card = report["models"][name]["check_slice_loss"].as_f64().unwrap();
+        assert!((loss - card).abs() < 1e-3, "{name}: validation loss {loss} but the model card says {card}");
+    }
+}
