@@ -74,7 +74,7 @@ export function routing(page) {
 
 /** Replaces the text as typing would (an input event), and waits for the new heatmap. */
 export async function typeText(page, text) {
-  const before = Number(await page.getAttribute('.grid[data-run]', 'data-run'));
+  const before = await page.evaluate(() => Number(document.querySelector('.grid[data-run]')?.dataset.run ?? 0));
   await page.fill('#text', text);
   return nextRun(page, before);
 }
