@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
-# Runs every test: the Rust suite, then the page in real headless Chromium (CPU and WebGPU
-# paths), installing Chromium, its driver and the node packages when they are missing.
+# Runs every test: the committed bundle's freshness, the Rust suite, then the page and the
+# embeddable bundle in real headless Chromium (CPU and WebGPU paths), installing Chromium, its
+# driver and the node packages when they are missing. Screenshots land in artifacts/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+echo "== Bundle freshness"
+./scripts/pkg_stamp.sh --check
 
 echo "== Rust tests"
 cargo test --features train
@@ -12,8 +16,9 @@ echo "== Browser build"
 trunk build --release --offline
 
 echo "== Browser tests"
-if ! command -v chromium >/dev/null; then
+if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then
     apt-get update -qq && apt-get install -y -qq chromium chromium-driver
 fi
 (cd tests/browser && { [ -d node_modules/playwright-core ] || npm ci --no-audit --no-fund; })
 node tests/browser/run.mjs
+node tests/browser/embed.mjs

@@ -28,10 +28,14 @@ pub fn TextInput() -> impl IntoView {
             id="text"
             rows="5"
             spellcheck="false"
+            readonly=move || page.options.with_value(|o| o.readonly)
             aria-describedby="window-note"
             prop:value=move || page.settings.with(|s| s.text.clone())
             on:input=on_input
         ></textarea>
+        {move || (!page.options.with_value(|o| o.autorun)).then(|| view! {
+            <button class="run" on:click=move |_| schedule_run(page, 0)>"Run"</button>
+        })}
         <p id="window-note" class="note">
             {move || page.result.with(|r| match r {
                 Some(r) if r.window.dropped > 0 => format!(
@@ -90,15 +94,13 @@ pub fn BackendBadge() -> impl IntoView {
 
 #[component]
 pub fn ThemeToggle() -> impl IntoView {
+    let page = expect_context::<PageState>();
     let toggle = move |_| {
-        if let Some(root) = web_sys::window().and_then(|w| w.document()).and_then(|d| d.document_element()) {
-            let dark = root.get_attribute("data-theme").as_deref() == Some("dark")
-                || (root.get_attribute("data-theme").is_none()
-                    && web_sys::window()
-                        .and_then(|w| w.match_media("(prefers-color-scheme: dark)").ok().flatten())
-                        .is_some_and(|m| m.matches()));
-            let _ = root.set_attribute("data-theme", if dark { "light" } else { "dark" });
-        }
+        let system_dark = web_sys::window()
+            .and_then(|w| w.match_media("(prefers-color-scheme: dark)").ok().flatten())
+            .is_some_and(|m| m.matches());
+        let dark = page.theme.get_untracked().map_or(system_dark, |t| t == "dark");
+        page.theme.set(Some(if dark { "light" } else { "dark" }.into()));
     };
     view! { <button class="theme" on:click=toggle aria-label="Switch between light and dark theme">"◐ Theme"</button> }
 }

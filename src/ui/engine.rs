@@ -4,7 +4,7 @@
 //! The browser is single-threaded and models are not shared across threads, so the engine lives
 //! in a thread-local; components only ever see plain result data.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use std::sync::Arc;
 
@@ -36,6 +36,10 @@ struct Engine {
 
 thread_local! {
     static ENGINE: RefCell<Option<Engine>> = const { RefCell::new(None) };
+    /// Set while one instance fetches the assets or starts WebGPU, so others wait for it
+    /// instead of fetching twice or initialising WebGPU a second time (which fails).
+    static LOADING: Cell<bool> = const { Cell::new(false) };
+    static BUILDING: Cell<bool> = const { Cell::new(false) };
 }
 
 /// One run of both models over the current text, as the components draw it.
@@ -78,9 +82,19 @@ async fn fetch_bytes(url: &str) -> Result<Vec<u8>, String> {
 
 /// Fetches the tokenizer and both weight files from `base` (the folder holding `models/`).
 pub async fn load(base: &str, mut progress: impl FnMut(&str)) -> Result<(), String> {
+    while LOADING.with(Cell::get) {
+        sleep_ms(20).await;
+    }
     if ENGINE.with(|e| e.borrow().is_some()) {
         return Ok(());
     }
+    LOADING.with(|l| l.set(true));
+    let loaded = fetch_all(base, &mut progress).await;
+    LOADING.with(|l| l.set(false));
+    loaded
+}
+
+async fn fetch_all(base: &str, progress: &mut impl FnMut(&str)) -> Result<(), String> {
     progress("Fetching the tokenizer…");
     let tokenizer_json = fetch_bytes(&format!("{base}models/tokenizer.json")).await?;
     let tokenizer = Tokenizer::from_json(&String::from_utf8_lossy(&tokenizer_json)).map_err(|e| e.to_string())?;
@@ -117,6 +131,16 @@ async fn webgpu_adapter() -> Result<(), String> {
 /// The models on the requested backend, building them on first use. Falls back to an error
 /// message (never a panic) when WebGPU cannot start.
 pub async fn models(kind: BackendKind) -> Result<Rc<Models>, String> {
+    while BUILDING.with(Cell::get) {
+        sleep_ms(20).await;
+    }
+    BUILDING.with(|b| b.set(true));
+    let built = build_models(kind).await;
+    BUILDING.with(|b| b.set(false));
+    built
+}
+
+async fn build_models(kind: BackendKind) -> Result<Rc<Models>, String> {
     let cached = ENGINE.with(|e| {
         let e = e.borrow();
         let e = e.as_ref()?;

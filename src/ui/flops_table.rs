@@ -49,6 +49,7 @@ pub fn FlopsPanel() -> impl IntoView {
                             <tbody>{term_rows}</tbody>
                         </table>
                     </div>
+                    <super::export::FlopsExport/>
                     <p class="note">"One multiply-add = 2 FLOPs. Counted: Q/K/V/O projections, attention scores and weighted sum, MLP, router, predictor, LM head. Not counted: embeddings, norms, softmax, activations, top-k. Times include reading the results back."</p>
                 }
             })}

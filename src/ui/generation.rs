@@ -7,7 +7,6 @@ use leptos::task::spawn_local;
 use super::PageState;
 use super::engine::{self, now_ms, sleep_ms};
 use super::heatmap::{visible, weight_colour};
-use super::state::{begin_generation, generation_is_current};
 use crate::runtime::generate::Generator;
 use crate::runtime::sample::Rng;
 use crate::runtime::session::window;
@@ -33,7 +32,8 @@ pub fn GenerationPanel() -> impl IntoView {
     let top_k = RwSignal::new(40usize);
 
     let start = move |_| {
-        let id = begin_generation();
+        page.generation_seq.update_value(|n| *n += 1);
+        let id = page.generation_seq.get_value();
         state.set(Generation { running: true, ..Default::default() });
         spawn_local(async move {
             let outcome = generate(id, page, state, temperature.get_untracked(), top_k.get_untracked()).await;
@@ -44,7 +44,7 @@ pub fn GenerationPanel() -> impl IntoView {
         });
     };
     let stop = move |_| {
-        begin_generation();
+        page.generation_seq.update_value(|n| *n += 1);
         state.update(|g| g.running = false);
     };
     view! {
@@ -104,7 +104,7 @@ async fn generate(id: u64, page: PageState, state: RwSignal<Generation>, tempera
     let (mut rng_routed, mut rng_dense) = (Rng::new(id), Rng::new(id));
     let (mut routed_ms, mut dense_ms) = (0.0, 0.0);
     for n in 1..=MAX_NEW_TOKENS {
-        if !generation_is_current(id) {
+        if page.generation_seq.try_get_value() != Some(id) {
             break;
         }
         let t0 = now_ms();

@@ -56,6 +56,7 @@ pub fn Heatmap() -> impl IntoView {
             </p>
             {move || page.result.get().map(|r| view! { <Grid result=r/> })}
             <Details/>
+            <super::export::HeatmapExport/>
         </section>
     }
 }

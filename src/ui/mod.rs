@@ -1,9 +1,11 @@
-//! The browser page: one component per panel, state in signals owned by `App`, and the model
-//! runtime behind `engine`'s small async interface.
+//! The browser page: one component per panel, state in signals owned by `Demo`, and the model
+//! runtime behind `engine`'s small async interface. The same `Demo` is the standalone page and
+//! each embedded `<mod-demo>` element; all instances share one engine (models and device).
 
 mod charts;
 mod controls;
 mod engine;
+mod export;
 mod flops_table;
 mod generation;
 mod heatmap;
@@ -13,14 +15,13 @@ use std::sync::Arc;
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
+use wasm_bindgen::prelude::wasm_bindgen;
 
 use crate::runtime::backend::BackendKind;
 use engine::RunResult;
-use state::{Settings, begin_run, is_current};
+use state::{Options, Panels, RawOptions, Settings};
 
-pub use state::EXAMPLE_TEXT;
-
-/// What the page is doing, shown in the status line.
+/// What an instance is doing, shown in its status line.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Status {
     Loading(String),
@@ -29,10 +30,12 @@ pub enum Status {
     Failed(String),
 }
 
-/// Page-wide state, provided through context so panels stay small.
+/// One instance's state, provided through context so panels stay small.
 #[derive(Clone, Copy)]
 pub struct PageState {
+    pub options: StoredValue<Options>,
     pub settings: RwSignal<Settings>,
+    pub theme: RwSignal<Option<String>>,
     pub backend: RwSignal<BackendKind>,
     pub backend_note: RwSignal<String>,
     pub webgpu_ok: RwSignal<Option<bool>>,
@@ -41,12 +44,15 @@ pub struct PageState {
     pub message: RwSignal<Option<String>>,
     /// (token, layer) under the pointer or keyboard focus.
     pub selected: RwSignal<Option<(usize, Option<usize>)>>,
-    /// Runs shown so far (tests and the benchmark page wait on it).
+    /// Runs shown so far (tests and the benchmark wait on it).
     pub runs: RwSignal<u64>,
+    /// Latest requested run and generation: older ones see a newer number and give up.
+    run_seq: StoredValue<u64>,
+    pub generation_seq: StoredValue<u64>,
 }
 
 /// Bytes of linear memory the wasm module holds (for the memory benchmark).
-#[wasm_bindgen::prelude::wasm_bindgen]
+#[wasm_bindgen]
 pub fn wasm_memory_bytes() -> f64 {
     use wasm_bindgen::JsCast;
     wasm_bindgen::memory().dyn_into::<js_sys::WebAssembly::Memory>().map_or(0.0, |m| {
@@ -54,29 +60,60 @@ pub fn wasm_memory_bytes() -> f64 {
     })
 }
 
+/// The standalone page (`index.html` marks its body with `data-modscope="page"`).
 pub fn start() {
     console_error_panic_hook::set_once();
-    leptos::mount::mount_to_body(App);
+    let is_page = web_sys::window()
+        .and_then(|w| w.document())
+        .and_then(|d| d.body())
+        .and_then(|b| b.get_attribute("data-modscope"))
+        .is_some_and(|v| v == "page");
+    if is_page {
+        let options = Options::from_location();
+        leptos::mount::mount_to_body(move || view! { <Demo options=options.clone()/> });
+    }
+}
+
+/// Fetches the tokenizer and weights once for every element on the page.
+#[wasm_bindgen]
+pub async fn preload(asset_base: String) -> Result<(), wasm_bindgen::JsValue> {
+    engine::load(&asset_base, |_| {}).await.map_err(|e| e.into())
+}
+
+/// Mounts a demo into `parent` (an element's shadow root container). `options` holds the
+/// element's attributes as strings; `page_url` is the full page that share links open.
+#[wasm_bindgen]
+pub fn mount_demo(parent: web_sys::HtmlElement, options: wasm_bindgen::JsValue, asset_base: String, page_url: String) {
+    console_error_panic_hook::set_once();
+    let raw: RawOptions = js_sys::JSON::stringify(&options)
+        .ok()
+        .and_then(|s| s.as_string())
+        .and_then(|s| serde_json::from_str(&s).ok())
+        .unwrap_or_default();
+    let options = Options::from_raw(raw, asset_base, page_url, false);
+    leptos::mount::mount_to(parent, move || view! { <Demo options=options.clone()/> }).forget();
 }
 
 /// Debounced re-run: a newer request supersedes older ones, whose results are dropped.
 pub fn schedule_run(page: PageState, delay_ms: i32) {
-    let id = begin_run();
+    page.run_seq.update_value(|n| *n += 1);
+    let id = page.run_seq.get_value();
+    let is_current = move || page.run_seq.try_get_value() == Some(id);
     spawn_local(async move {
         engine::sleep_ms(delay_ms).await;
-        if !is_current(id) {
+        if !is_current() {
             return;
         }
         while state::busy() {
             engine::sleep_ms(4).await;
-            if !is_current(id) {
+            if !is_current() {
                 return;
             }
         }
         let settings = page.settings.get_untracked();
         if settings.text.is_empty() {
             page.message.set(Some("Type some text to see how the router treats it.".into()));
-            page.result.set(None);
+            page.status.set(Status::Ready);
             return;
         }
         let kind = page.backend.get_untracked();
@@ -88,7 +125,7 @@ pub fn schedule_run(page: PageState, delay_ms: i32) {
         };
         state::set_busy(false);
         match outcome {
-            Ok(result) if is_current(id) => {
+            Ok(result) if is_current() => {
                 page.message.set(None);
                 page.result.set(Some(result));
                 page.runs.update(|n| *n += 1);
@@ -111,10 +148,46 @@ pub fn schedule_run(page: PageState, delay_ms: i32) {
     });
 }
 
+/// Loads the shared engine, picks a backend (WebGPU when it starts, else the CPU) and runs once:
+/// that first run doubles as the warm-up, so kernels compile here, not on the first keystroke.
+async fn start_up(page: PageState) {
+    let options = page.options.get_value();
+    let progress = move |s: &str| page.status.set(Status::Loading(s.to_string()));
+    if let Err(e) = engine::load(&options.asset_base, progress).await {
+        page.status.set(Status::Failed(format!("Could not load the models: {e}")));
+        return;
+    }
+    page.status.set(Status::Loading("Starting the backend and compiling kernels…".into()));
+    let webgpu = if options.settings.force_cpu {
+        Err("CPU requested".to_string())
+    } else {
+        engine::models(BackendKind::WebGpu).await.map(|_| ())
+    };
+    match webgpu {
+        Ok(()) => {
+            page.webgpu_ok.set(Some(true));
+            page.backend.set(BackendKind::WebGpu);
+            page.backend_note.set("WebGPU adapter found".into());
+        }
+        Err(why) => {
+            page.webgpu_ok.set(if options.settings.force_cpu { None } else { Some(false) });
+            page.backend.set(BackendKind::Cpu);
+            page.backend_note.set(format!("{why}: running on the CPU"));
+        }
+    }
+    if options.autorun {
+        schedule_run(page, 0);
+    } else {
+        page.status.set(Status::Ready);
+        page.message.set(Some("Press Run to route this text.".into()));
+    }
+}
+
 #[component]
-fn App() -> impl IntoView {
+pub fn Demo(options: Options) -> impl IntoView {
     let page = PageState {
-        settings: RwSignal::new(Settings::from_url()),
+        settings: RwSignal::new(options.settings.clone()),
+        theme: RwSignal::new(options.theme.clone()),
         backend: RwSignal::new(BackendKind::Cpu),
         backend_note: RwSignal::new("starting…".into()),
         webgpu_ok: RwSignal::new(None),
@@ -123,55 +196,44 @@ fn App() -> impl IntoView {
         message: RwSignal::new(None),
         selected: RwSignal::new(None),
         runs: RwSignal::new(0),
+        run_seq: StoredValue::new(0),
+        generation_seq: StoredValue::new(0),
+        options: StoredValue::new(options.clone()),
     };
     provide_context(page);
-    spawn_local(async move {
-        let progress = move |s: &str| page.status.set(Status::Loading(s.to_string()));
-        if let Err(e) = engine::load(&state::asset_base(), progress).await {
-            page.status.set(Status::Failed(format!("Could not load the models: {e}")));
-            return;
-        }
-        let wants_cpu = page.settings.get_untracked().force_cpu;
-        page.status.set(Status::Loading("Starting the backend and compiling kernels…".into()));
-        let webgpu = if wants_cpu { Err("CPU requested in the URL".to_string()) } else { engine::models(BackendKind::WebGpu).await.map(|_| ()) };
-        match webgpu {
-            Ok(()) => {
-                page.webgpu_ok.set(Some(true));
-                page.backend.set(BackendKind::WebGpu);
-                page.backend_note.set("WebGPU adapter found".into());
-            }
-            Err(why) => {
-                page.webgpu_ok.set(if wants_cpu { None } else { Some(false) });
-                page.backend.set(BackendKind::Cpu);
-                page.backend_note.set(format!("{why}: running on the CPU"));
-            }
-        }
-        // The first run doubles as the warm-up: kernels compile here, not on the first keystroke.
-        schedule_run(page, 0);
-    });
-
+    spawn_local(start_up(page));
+    let full = options.panels == Panels::Full;
+    let flops = options.panels != Panels::Heatmap;
+    let style = options.height.as_ref().map(|h| format!("max-height:{h};overflow:auto"));
     view! {
-        <header class="top">
-            <h1>"modscope"</h1>
-            <p class="tagline">"Watch a Mixture-of-Depths transformer decide which tokens each block processes."</p>
-            <controls::BackendBadge/>
-            <controls::ThemeToggle/>
-        </header>
-        <main>
-            <controls::TextInput/>
-            <controls::StatusLine/>
-            <controls::RoutingControls/>
-            <heatmap::Heatmap/>
-            <div class="row">
-                <charts::WeightHistogram/>
-                <charts::EntropyByDepth/>
-            </div>
-            <flops_table::FlopsPanel/>
-            <generation::GenerationPanel/>
-        </main>
-        <footer>
-            "A 8-layer model trained on Jane Austen by this project; every other block is routed. "
-            <a href="https://arxiv.org/abs/2404.02258">"Raposo et al., 2024"</a>
-        </footer>
+        <div class="modscope" class:page=options.standalone data-theme=move || page.theme.get() style=style>
+            <header class="top">
+                {options.standalone.then(|| view! { <h1>"modscope"</h1> })}
+                <p class="tagline">"Watch a Mixture-of-Depths transformer decide which tokens each block processes."</p>
+                <controls::BackendBadge/>
+                <controls::ThemeToggle/>
+                <export::ShareButton/>
+            </header>
+            <main>
+                <controls::TextInput/>
+                <controls::StatusLine/>
+                {full.then(|| view! { <controls::RoutingControls/> })}
+                <heatmap::Heatmap/>
+                {full.then(|| view! {
+                    <div class="row">
+                        <charts::WeightHistogram/>
+                        <charts::EntropyByDepth/>
+                    </div>
+                })}
+                {flops.then(|| view! { <flops_table::FlopsPanel/> })}
+                {full.then(|| view! { <generation::GenerationPanel/> })}
+            </main>
+            {options.standalone.then(|| view! {
+                <footer>
+                    "An 8-layer model trained on Jane Austen by this project; every other block is routed. "
+                    <a href="https://arxiv.org/abs/2404.02258">"Raposo et al., 2024"</a>
+                </footer>
+            })}
+        </div>
     }
 }

@@ -61,16 +61,28 @@ for (const webgpu of [false, true]) {
     r[`keystroke_to_heatmap_${n}`] = await keystrokeLatency(page, text);
   }
   r.wasm_memory_after_load_mb = (await page.evaluate(() => window.wasmBindings?.wasm_memory_bytes?.() ?? NaN)) / 2 ** 20;
+  console.error(`${name}: first heatmap ${r.first_heatmap_ms} ms, latency ${JSON.stringify(r.keystroke_to_heatmap_64)} / ${JSON.stringify(r.keystroke_to_heatmap_256)}`);
   const memory = {};
-  for (let i = 1; i <= 200; i++) {
-    const run = Number(await page.getAttribute('.grid', 'data-run'));
-    await page.fill('#text', `${textOf(64)} ${i}`);
-    await nextRun(page, run);
-    if (i === 20 || i === 200) memory[i] = (await page.evaluate(() => window.wasmBindings.wasm_memory_bytes())) / 2 ** 20;
+  try {
+    for (let i = 1; i <= 200; i++) {
+      const run = Number(await page.getAttribute('.grid', 'data-run'));
+      await page.fill('#text', `${textOf(64)} ${i}`);
+      await nextRun(page, run);
+      if (i % 20 === 0 || i === 1) {
+        memory[i] = (await page.evaluate(() => window.wasmBindings.wasm_memory_bytes())) / 2 ** 20;
+        console.error(`${name}: run ${i}, wasm memory ${memory[i].toFixed(1)} MB`);
+      }
+    }
+  } catch (e) {
+    r.memory_runs_failed = `${e.message.split('\n')[0]} after runs ${Object.keys(memory).join(', ')}`;
   }
-  r.wasm_memory_mb_at_run_20 = memory[20];
-  r.wasm_memory_mb_at_run_200 = memory[200];
+  r.wasm_memory_mb = memory;
   r.wasm_memory_growth_20_to_200 = memory[200] / memory[20] - 1;
+  if (r.memory_runs_failed) {
+    report[name] = r;
+    await context.close().catch(() => {});
+    continue;
+  }
   await page.fill('#text', textOf(64));
   await page.click('#generate');
   await page.waitForFunction(() => document.querySelectorAll('#gen-grid .tok').length >= 32, null, { timeout: 300000 });

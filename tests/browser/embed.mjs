@@ -1,0 +1,117 @@
+// The embeddable bundle (pkg/) in a sample blog post served from a sub-path (/blog/post/):
+// two <mod-demo> elements with their own settings, an iframe, share links, exports, isolation
+// from the host page, and no request off the origin.
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { ROOT, serve, launch, open } from './lib.mjs';
+
+const server = await serve(ROOT);
+const results = [];
+async function check(name, fn) {
+  try {
+    await fn();
+    results.push(`ok   ${name}`);
+  } catch (e) {
+    results.push(`FAIL ${name}: ${e.message}`);
+  }
+  console.log(results[results.length - 1]);
+}
+
+const context = await launch({ webgpu: false });
+const { page, problems } = await open(context, `${server.url}/blog/post/www/embed.html`, server.url);
+const tokens = (host) => page.locator(`${host} .grid .tok`);
+const rowsOf = (host) => page.$$eval(`${host} >> css=.grid .tok`, (toks) => toks.map((t) => [...t.querySelectorAll('.cell')]
+  .map((c) => c.classList.contains('dense') ? 'd' : c.classList.contains('on') ? 'x' : '.').join('')));
+
+await check('both elements render heatmaps with their own settings', async () => {
+  await tokens('#demo-heatmap').first().waitFor({ timeout: 120000 });
+  await tokens('#demo-flops').first().waitFor({ timeout: 120000 });
+  const a = await rowsOf('#demo-heatmap');
+  const b = await rowsOf('#demo-flops');
+  assert.equal(a.filter((r) => r[1] === 'x').length, Math.ceil(0.125 * a.length));
+  assert.equal(b.filter((r) => r[1] === 'x').length, Math.ceil(0.5 * b.length));
+  assert.equal(await page.locator('#demo-heatmap #flops-total').count(), 0, 'heatmap-only panels');
+  assert.equal(await page.locator('#demo-flops #flops-total').count(), 1);
+  assert.equal(await page.locator('#demo-flops #gen-title').count(), 0);
+  assert.ok(await page.locator('#demo-heatmap textarea').evaluate((t) => t.readOnly));
+  assert.equal(await page.locator('#demo-flops .modscope').getAttribute('data-theme'), 'dark');
+  await page.screenshot({ path: path.join(ROOT, 'artifacts', 'embed.png'), fullPage: true });
+});
+
+await check('the iframe renders the full page from its URL', async () => {
+  const frame = page.frameLocator('#demo-frame');
+  await frame.locator('.grid .tok').first().waitFor({ timeout: 120000 });
+  assert.equal(await frame.locator('#text').inputValue(), 'Anne had been a very pretty girl');
+  assert.ok(await frame.locator('#mode-causal').isChecked());
+});
+
+await check("the host page's styles and scripts are untouched", async () => {
+  assert.equal(await page.evaluate(() => window.hostScriptRan), true);
+  const note = await page.$eval('#host-note', (n) => [getComputedStyle(n).fontSize, getComputedStyle(n).color]);
+  assert.deepEqual(note, ['20px', 'rgb(128, 0, 0)']);
+  // The host hides `.grid` and paints buttons pink: neither reaches inside the shadow roots.
+  assert.ok(await page.locator('#demo-heatmap .grid').isVisible());
+  const button = await page.locator('#demo-flops .share').evaluate((b) => getComputedStyle(b).backgroundColor);
+  assert.notEqual(button, 'rgb(255, 105, 180)');
+});
+
+await check('the SVG export is valid SVG that holds every token', async () => {
+  const download = page.waitForEvent('download');
+  await page.locator('#demo-heatmap .export-svg').click();
+  const file = await (await download).path();
+  const svg = fs.readFileSync(file, 'utf8');
+  const shown = await page.$$eval('#demo-heatmap >> css=.grid .tok-text', (t) => t.map((e) => e.textContent));
+  const parsed = await page.evaluate((s) => {
+    const doc = new DOMParser().parseFromString(s, 'image/svg+xml');
+    return { error: doc.querySelector('parsererror')?.textContent ?? null, root: doc.documentElement.nodeName,
+      texts: [...doc.querySelectorAll('text')].map((t) => t.textContent) };
+  }, svg);
+  assert.equal(parsed.error, null);
+  assert.equal(parsed.root, 'svg');
+  for (const t of shown) assert.ok(parsed.texts.includes(t), `token ${t} missing from the SVG`);
+});
+
+await check('the CSV export lists every layer', async () => {
+  const download = page.waitForEvent('download');
+  await page.locator('#demo-flops .export-csv').click();
+  const csv = fs.readFileSync(await (await download).path(), 'utf8').trim().split('\n');
+  assert.equal(csv.length, 1 + 8 + 2);
+  assert.match(csv[0], /^layer,block,tokens_processed/);
+});
+
+await check('a share link round-trips text and settings', async () => {
+  const text = 'Tricky: a&b=c?d#e%f +g 🙂 שלום "quoted" <tag>';
+  await page.locator('#demo-flops textarea').fill(text);
+  await page.locator('#demo-flops .share').click();
+  const link = await page.locator('#demo-flops .share-link').inputValue();
+  assert.ok(link.startsWith(`${server.url}/blog/post/pkg/index.html?`), link);
+  const other = await context.newPage();
+  await other.goto(link);
+  await other.locator('.grid .tok').first().waitFor({ timeout: 120000 });
+  assert.equal(await other.locator('#text').inputValue(), text);
+  assert.match(await other.locator('#capacity-value').textContent(), /50\.0%/);
+  assert.equal(await other.locator('.modscope').getAttribute('data-theme'), 'dark');
+  await other.close();
+});
+
+await check('works offline once loaded', async () => {
+  await context.setOffline(true);
+  const before = await rowsOf('#demo-flops');
+  await page.locator('#demo-flops textarea').fill('Offline now, and still routing every token.');
+  await page.waitForFunction(() => true);
+  await page.waitForTimeout(1500);
+  assert.notDeepEqual(await rowsOf('#demo-flops'), before);
+  await context.setOffline(false);
+});
+
+await check('no console errors and no request off the origin', async () => {
+  assert.deepEqual(problems, []);
+  assert.ok(server.requests.every((r) => r.startsWith('/blog/post/')), 'everything came from the sub-path');
+});
+
+await context.close();
+server.close();
+const failed = results.filter((r) => r.startsWith('FAIL'));
+console.log(`\n${results.length - failed.length} passed, ${failed.length} failed`);
+process.exit(failed.length ? 1 : 0);
