@@ -192,7 +192,7 @@ pub fn ShareButton() -> impl IntoView {
         link.set(Some(url));
     };
     view! {
-        <button class="share" on:click=share aria-label="Copy a link to this text and these settings">"🔗 Share"</button>
+        <button class="share" on:click=share aria-label="Copy a link to this text and these settings">"Share link"</button>
         {move || link.get().map(|l| view! {
             <input class="share-link" readonly aria-label="Share link" prop:value=l on:focus=|ev| {
                 if let Some(input) = ev.target().and_then(|t| t.dyn_into::<web_sys::HtmlInputElement>().ok()) {
