@@ -122,6 +122,20 @@ let cpuRouting = null;
     await typeText(page, SAMPLE);
   });
 
+  await check('cpu: keyboard focus on a token shows its details', async () => {
+    await page.focus('#heatmap .tok >> nth=3');
+    await page.waitForSelector('.details table');
+    assert.match(await page.textContent('.details'), /router weight/);
+  });
+
+  await check('cpu: a phone-sized screen has no sideways scrolling', async () => {
+    await page.setViewportSize({ width: 390, height: 844 });
+    await page.waitForTimeout(300);
+    assert.ok(await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth + 1));
+    await page.screenshot({ path: path.join(ARTIFACTS, 'cpu-phone.png'), fullPage: false });
+    await page.setViewportSize({ width: 1200, height: 1400 });
+  });
+
   await check('cpu: no console errors, no requests off the origin', async () => {
     assert.deepEqual(problems, []);
   });
