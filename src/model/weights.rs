@@ -28,14 +28,6 @@ pub fn weights_to_bytes(model: &Model) -> Result<Vec<u8>, ModelError> {
     store.get_bytes().map_err(weights_error)
 }
 
-/// Full-precision weights, for training checkpoints (loading accepts either precision).
-pub fn checkpoint_bytes(model: &Model) -> Result<Vec<u8>, ModelError> {
-    let config = serde_json::to_string(model.config()).map_err(weights_error)?;
-    let mut store = SafetensorsStore::from_bytes(None).metadata(FORMAT_KEY, FORMAT_VERSION).metadata(CONFIG_KEY, config);
-    model.save_into(&mut store).map_err(weights_error)?;
-    store.get_bytes().map_err(weights_error)
-}
-
 pub fn save_weights(model: &Model, path: &std::path::Path) -> Result<(), ModelError> {
     std::fs::write(path, weights_to_bytes(model)?).map_err(|e| weights_error(format!("{}: {e}", path.display())))
 }

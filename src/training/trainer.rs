@@ -73,7 +73,6 @@ fn save_checkpoint(dir: &Path, model: &Model, optim: &burn::optim::ModuleOptimiz
     std::fs::create_dir_all(&tmp).map_err(|e| e.to_string())?;
     // Burnpack keeps parameter ids, which the optimiser's moments are keyed by.
     model.save_into(&mut BurnpackStore::from_file(tmp.join("model.bpk")).overwrite(true)).map_err(|e| format!("{e:?}"))?;
-    save_weights(model, &tmp.join("model.safetensors")).map_err(|e| e.to_string())?;
     optim.save(tmp.join("optim.bpk")).map_err(|e| format!("{e:?}"))?;
     std::fs::write(tmp.join("progress.json"), serde_json::to_string_pretty(progress).map_err(|e| e.to_string())?)
         .map_err(|e| e.to_string())?;
