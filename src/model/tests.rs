@@ -2,6 +2,7 @@
 
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use proptest::prelude::*;
+use sha2::Digest;
 
 use super::*;
 use crate::flops::{Routing, counter, decode_step_flops, forward_flops};
@@ -247,18 +248,53 @@ fn weights_round_trip_through_f16_safetensors() {
     assert_eq!(b, floats(run(&again, &[seq(20, 1)], RoutingMode::TopK { capacity: 0.5 }).logits));
 }
 
+fn weights_error(bytes: &[u8]) -> String {
+    match load_weights(bytes, &device()) {
+        Err(ModelError::Weights(msg)) => msg,
+        Err(other) => panic!("wrong error kind: {other}"),
+        Ok(_) => panic!("bad file accepted"),
+    }
+}
+
+/// Rewrites one tensor's header entry.
+fn rewrite_entry(bytes: &[u8], name: &str, edit: impl FnOnce(&mut serde_json::Value)) -> Vec<u8> {
+    let len = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+    let mut header: serde_json::Value = serde_json::from_slice(&bytes[8..8 + len]).unwrap();
+    edit(&mut header[name]);
+    let mut new_header = serde_json::to_vec(&header).unwrap();
+    new_header.resize(new_header.len().next_multiple_of(8), b' ');
+    [&(new_header.len() as u64).to_le_bytes()[..], &new_header, &bytes[8 + len..]].concat()
+}
+
+/// Byte range of a tensor's data in the file.
+fn tensor_bytes(bytes: &[u8], name: &str) -> std::ops::Range<usize> {
+    let len = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+    let header: serde_json::Value = serde_json::from_slice(&bytes[8..8 + len]).unwrap();
+    let offsets = &header[name]["data_offsets"];
+    8 + len + offsets[0].as_u64().unwrap() as usize..8 + len + offsets[1].as_u64().unwrap() as usize
+}
+
+/// Writes NaN into a tensor and re-records the hash, as a file written from a diverged run would be.
+fn with_nan(bytes: &[u8], name: &str) -> Vec<u8> {
+    let mut damaged = bytes.to_vec();
+    let range = tensor_bytes(bytes, name);
+    damaged[range.start..range.start + 2].copy_from_slice(&0x7e00u16.to_le_bytes());
+    let len = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+    let hash: String = sha2::Sha256::digest(&damaged[8 + len..]).iter().map(|b| format!("{b:02x}")).collect();
+    rewrite_metadata(&damaged, |m| {
+        m.insert("modscope_sha256".into(), hash.into());
+    })
+}
+
 #[test]
 fn bad_weight_files_are_clear_errors() {
     let model = Model::new(&tiny(vec![1, 3], 0.125), &device()).unwrap();
     let bytes = weights_to_bytes(&model).unwrap();
-    let err = |b: &[u8]| match load_weights(b, &device()) {
-        Err(ModelError::Weights(msg)) => msg,
-        Err(other) => panic!("wrong error kind: {other}"),
-        Ok(_) => panic!("bad file accepted"),
-    };
+    let err = weights_error;
     assert!(err(&[]).contains("shorter"));
     assert!(err(b"garbage that is not safetensors").contains("header"));
-    err(&bytes[..bytes.len() / 2]);
+    assert!(err(&[&u64::MAX.to_le_bytes()[..], b"{}"].concat()).contains("header claims"));
+    assert!(err(&bytes[..bytes.len() / 2]).contains("truncated"));
     let future = rewrite_metadata(&bytes, |m| {
         m.insert("modscope_format".into(), "99".into());
     });
@@ -268,7 +304,95 @@ fn bad_weight_files_are_clear_errors() {
         cfg.d_model = 32;
         m.insert("modscope_config".into(), serde_json::to_string(&cfg).unwrap().into());
     });
-    err(&reshaped);
+    assert!(err(&reshaped).contains("shape"));
+    let huge = rewrite_metadata(&bytes, |m| {
+        let mut cfg = tiny(vec![1, 3], 0.125);
+        cfg.d_model = 1 << 20;
+        cfg.n_heads = 1 << 10;
+        m.insert("modscope_config".into(), serde_json::to_string(&cfg).unwrap().into());
+    });
+    assert!(err(&huge).contains("not a modscope model"));
+    let unhashed = rewrite_metadata(&bytes, |m| {
+        m.remove("modscope_sha256");
+    });
+    assert!(err(&unhashed).contains("hash"));
+}
+
+#[test]
+fn weights_are_verified_before_they_reach_burn() {
+    let model = Model::new(&tiny(vec![1, 3], 0.125), &device()).unwrap();
+    let bytes = weights_to_bytes(&model).unwrap();
+    let name = "blocks.1.norm_attn.gamma";
+    // A dtype burn would accept and then trip over inside layer_norm.
+    let bf16 = rewrite_entry(&bytes, name, |e| e["dtype"] = "BF16".into());
+    assert!(weights_error(&bf16).contains("stored as BF16"));
+    let transposed = rewrite_entry(&bytes, "blocks.0.up.weight", |e| e["shape"] = serde_json::json!([32, 16]));
+    assert!(weights_error(&transposed).contains("shape [32, 16]"));
+    let renamed = rewrite_entry(&bytes, name, |e| *e = serde_json::Value::Null);
+    assert!(weights_error(&renamed).contains(name));
+    let mut flipped = bytes.clone();
+    let range = tensor_bytes(&bytes, name);
+    flipped[range.start] ^= 0x10;
+    assert!(weights_error(&flipped).contains("SHA-256"));
+    assert!(weights_error(&with_nan(&bytes, name)).contains("NaN"));
+    let overlapping = rewrite_entry(&bytes, name, |e| e["data_offsets"] = serde_json::json!([0, 32]));
+    assert!(weights_error(&overlapping).contains("overlapping"), "{}", weights_error(&overlapping));
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// Random damage — truncation, a flipped bit anywhere, a run of garbage — is either refused
+    /// with a message or harmless (a header edit that leaves every tensor as it was).
+    #[test]
+    fn damaged_weight_files_never_load_wrong_and_never_panic(
+        kind in 0..3usize, at in 0.0..1.0f64, bit in 0..8u8, garbage in proptest::collection::vec(any::<u8>(), 1..64),
+    ) {
+        let model = Model::new(&tiny(vec![1, 3], 0.125), &device()).unwrap();
+        let bytes = weights_to_bytes(&model).unwrap();
+        let i = ((bytes.len() - 1) as f64 * at) as usize;
+        let damaged = match kind {
+            0 => bytes[..i].to_vec(),
+            1 => { let mut b = bytes.clone(); b[i] ^= 1 << bit; b }
+            _ => { let mut b = bytes.clone(); let end = (i + garbage.len()).min(b.len()); b[i..end].copy_from_slice(&garbage[..end - i]); b }
+        };
+        match load_weights(&damaged, &device()) {
+            Err(ModelError::Weights(_)) => {}
+            Err(other) => prop_assert!(false, "wrong error kind: {other}"),
+            Ok(loaded) => {
+                let rows = [seq(12, 3)];
+                let mode = RoutingMode::TopK { capacity: 0.25 };
+                prop_assert_eq!(floats(run(&model, &rows, mode).logits), floats(run(&loaded, &rows, mode).logits));
+            }
+        }
+    }
+}
+
+/// Zero router weights give every token the same score: the tie rule (earlier position wins)
+/// must decide, the same way in the kernel, the trace's ranks and the predictor's agreement.
+#[test]
+fn top_k_ties_go_to_the_earliest_positions() {
+    // Row 1: two clear winners, then a three-way tie for the last place; row 2: a four-way tie.
+    let scores = Tensor::<2>::from_data(TensorData::new(vec![5f32, 1., 1., 5., 1., 0., 3., 3., 3., 3.], [2, 5]), &device());
+    let s = routing::select_top_k(&scores, 3);
+    assert_eq!(s.indices.into_data().convert::<i64>().try_to_vec::<i64>().unwrap(), vec![0, 1, 3, 1, 2, 3]);
+    assert_eq!(floats(s.member), vec![1., 1., 0., 1., 0., 0., 1., 1., 1., 0.]);
+
+    let mut model = Model::new(&tiny(vec![1, 3], 0.25), &device()).unwrap();
+    for block in &mut model.blocks {
+        if let Some(router) = block.router.as_mut() {
+            router.score.weight = router.score.weight.clone().map(|w| w.zeros_like());
+        }
+    }
+    let trace = traces(run(&model, &[seq(16, 5)], RoutingMode::TopK { capacity: 0.25 })).remove(0);
+    for layer in trace.layers.iter().filter(|l| l.routed) {
+        let expected: Vec<bool> = (0..16).map(|i| i < 4).collect();
+        assert_eq!(layer.processed, expected, "layer {}", layer.layer);
+        assert_eq!(layer.rank, (0..16).collect::<Vec<_>>(), "layer {}", layer.layer);
+    }
+    let agreement = trace.predictor_agreement().unwrap();
+    let by_hand = trace.layers.iter().filter(|l| l.routed).flat_map(|l| (0..16).map(|i| (l.predictor_prob[i] > 0.5) == l.processed[i])).filter(|&a| a).count();
+    assert_eq!(agreement, by_hand as f64 / 32.0);
 }
 
 #[cfg(feature = "train")]
