@@ -60,16 +60,24 @@ pub struct Selection {
 
 /// Expert-choice top-k: each sequence keeps its `k` highest-scoring tokens.
 ///
-/// Everything stays on the device (no sort, which would read back on WebGPU): a second top-k
-/// over `member × (T − position)` lists the chosen tokens in ascending position order.
+/// Ties are broken one way everywhere: among equal scores, the earlier position wins (the trace's
+/// ranks and the predictor's agreement use the same rule). Backends' top-k kernels order ties
+/// as they like, so only the k-th largest *value* is taken from top-k; membership is decided by
+/// comparisons and a running count of tied tokens. Everything stays on the device (no sort,
+/// which would read back on WebGPU), and the chosen positions come out in ascending order by
+/// scattering each member to its slot, `(members up to and including it) − 1`.
 pub fn select_top_k(scores: &Tensor<2>, k: usize) -> Selection {
     let [b, t] = scores.dims();
     let device = scores.device();
-    let (_, top) = scores.clone().detach().topk_with_indices(k, 1);
-    let member = Tensor::<2>::zeros([b, t], &device).scatter(1, top, Tensor::ones([b, k], &device), IndexingUpdateOp::Add);
-    let countdown = Tensor::<1, Int>::arange(0..t as i64, &device).float().neg().add_scalar(t as f64);
-    let key = member.clone() * countdown.reshape([1, t]).expand([b, t]);
-    let (_, indices) = key.topk_with_indices(k, 1);
+    let scores = scores.clone().detach();
+    let threshold = scores.clone().topk(k, 1).narrow(1, k - 1, 1).expand([b, t]);
+    let above = scores.clone().greater(threshold.clone()).float();
+    let tied = scores.equal(threshold).float();
+    let room = above.clone().sum_dim(1).neg().add_scalar(k as f64).expand([b, t]);
+    let member = above + tied.clone() * tied.cumsum(1).lower_equal(room).float();
+    let slot = (member.clone().cumsum(1).sub_scalar(1.0) * member.clone() - member.clone().sub_scalar(1.0).mul_scalar(k as f64)).int();
+    let positions = Tensor::<1, Int>::arange(0..t as i64, &device).reshape([1, t]).expand([b, t]);
+    let indices = Tensor::<2, Int>::zeros([b, k + 1], &device).scatter(1, slot, positions, IndexingUpdateOp::Add).narrow(1, 0, k);
     Selection { indices, valid: None, member }
 }
 
