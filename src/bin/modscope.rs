@@ -33,7 +33,7 @@ enum Command {
         #[arg(long, default_value_t = 256)]
         tokens: usize,
         /// Overrides the config's capacity.
-        #[arg(long)]
+        #[arg(long, allow_negative_numbers = true)]
         capacity: Option<f64>,
     },
     /// Which tokens each routed block processes, for a text.
@@ -44,7 +44,8 @@ enum Command {
         assets: Assets,
         #[arg(long, value_enum, default_value_t = Mode::Topk)]
         mode: Mode,
-        #[arg(long)]
+        /// Fraction of tokens each routed block takes, in (0, 1]; the model's own when omitted.
+        #[arg(long, allow_negative_numbers = true)]
         capacity: Option<f64>,
         /// Draw a coloured heatmap instead of a table.
         #[arg(long)]
@@ -58,7 +59,8 @@ enum Command {
         assets: Assets,
         #[arg(long, default_value_t = 60)]
         max_tokens: usize,
-        #[arg(long, default_value_t = 0.8)]
+        /// 0 is greedy.
+        #[arg(long, default_value_t = 0.8, allow_negative_numbers = true)]
         temperature: f32,
         #[arg(long, default_value_t = 40)]
         top_k: usize,
@@ -168,7 +170,42 @@ fn print_json(value: &impl serde::Serialize) -> Result<(), Failure> {
     Ok(())
 }
 
+/// `--capacity` as the model defines it: a fraction in (0, 1].
+fn check_capacity(capacity: Option<f64>) -> Result<(), Failure> {
+    match capacity {
+        Some(c) if !(c.is_finite() && c > 0.0 && c <= 1.0) => Err(format!("--capacity must be in (0, 1], got {c}")),
+        _ => Ok(()),
+    }
+}
+
+fn check_positive(flag: &str, value: usize) -> Result<(), Failure> {
+    if value == 0 { Err(format!("{flag} must be at least 1")) } else { Ok(()) }
+}
+
+/// Refuses nonsense numbers before any file is read, with one line naming the flag.
+fn validate(command: &Command) -> Result<(), Failure> {
+    match command {
+        Command::Flops { tokens, capacity, .. } => {
+            check_positive("--tokens", *tokens)?;
+            check_capacity(*capacity)
+        }
+        Command::Route { capacity, .. } => check_capacity(*capacity),
+        Command::Generate { max_tokens, temperature, .. } => {
+            check_positive("--max-tokens", *max_tokens)?;
+            if !(temperature.is_finite() && *temperature >= 0.0) {
+                return Err(format!("--temperature must be 0 (greedy) or positive, got {temperature}"));
+            }
+            Ok(())
+        }
+        Command::Bench { tokens, iterations, .. } => {
+            check_positive("--tokens", *tokens)?;
+            check_positive("--iterations", *iterations)
+        }
+    }
+}
+
 fn run(cli: Cli) -> Result<(), Failure> {
+    validate(&cli.command)?;
     match cli.command {
         Command::Flops { config, tokens, capacity } => flops(config, tokens, capacity, cli.json),
         Command::Route { input, assets, mode, capacity, heatmap } => route(&input, &assets, mode, capacity, heatmap, cli.json),
@@ -190,9 +227,6 @@ fn flops(config: Option<PathBuf>, tokens: usize, capacity: Option<f64>, json: bo
         cfg.capacity = c;
     }
     cfg.validate().map_err(|e| e.to_string())?;
-    if tokens == 0 {
-        return Err("--tokens must be at least 1".into());
-    }
     let routing = Routing::TopK { capacity: cfg.capacity };
     let mod_flops = forward_flops(&cfg, tokens, &routing);
     let dense = forward_flops(&cfg.dense_twin(), tokens, &routing);
@@ -335,7 +369,11 @@ fn bench(assets: &Assets, tokens: usize, iterations: usize, device: DeviceArg, j
     let device = device.device()?;
     let mod_model = load_model_on(&assets.weights, &device)?;
     let dense_model = load_model_on(&assets.dense_weights, &device)?;
-    let t = tokens.clamp(1, mod_model.config().context);
+    let context = mod_model.config().context;
+    if tokens > context {
+        return Err(format!("--tokens {tokens} is longer than the model's context of {context}"));
+    }
+    let t = tokens;
     let ids: Vec<i64> = (0..t as i64).map(|i| (i * 7919) % mod_model.config().vocab_size as i64).collect();
     let input = burn::tensor::Tensor::<2, burn::tensor::Int>::from_data(burn::tensor::TensorData::new(ids, [1, t]), &device);
     let time = |model: &Model| -> Result<f64, Failure> {
