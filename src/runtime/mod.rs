@@ -2,5 +2,6 @@
 
 pub mod backend;
 pub mod generate;
+pub mod options;
 pub mod sample;
 pub mod session;
