@@ -18,6 +18,40 @@ pub enum TokenizerError {
     File(String),
 }
 
+/// One token as the page shows it (see [`Tokenizer::pieces`]).
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct Piece {
+    /// The characters that begin in this token, each shown whole.
+    pub text: String,
+    /// The last character of `text` continues into the following token(s).
+    pub split: bool,
+    /// The character whose trailing bytes this token starts with.
+    pub continues: Option<String>,
+    /// The token's own bytes.
+    pub bytes: Vec<u8>,
+}
+
+impl Piece {
+    /// What a cell shows: its text, or for a token holding only the tail of a character, that
+    /// character marked as a continuation.
+    pub fn label(&self) -> String {
+        match (&self.continues, self.text.is_empty()) {
+            (Some(c), true) => format!("+{c}"),
+            _ => self.text.clone(),
+        }
+    }
+
+    /// The token's bytes in hex ("C3 A9").
+    pub fn hex(&self) -> String {
+        self.bytes.iter().map(|b| format!("{b:02X}")).collect::<Vec<_>>().join(" ")
+    }
+
+    /// Whether the token is a whole piece of text on its own (no cut character).
+    pub fn is_whole(&self) -> bool {
+        !self.split && self.continues.is_none()
+    }
+}
+
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Tokenizer {
     /// Merge `i` joins the pair into token `256 + i`; earlier merges bind tighter.
@@ -68,6 +102,46 @@ impl Tokenizer {
     /// A token as display text (invalid UTF-8 fragments shown as U+FFFD).
     pub fn token_text(&self, token: u32) -> String {
         String::from_utf8_lossy(self.token_bytes(token)).into_owned()
+    }
+
+    /// How each token of a sequence reads on screen. Byte-level tokens can cut a multi-byte
+    /// character; decoding each token alone would show U+FFFD. Here a cut character is shown
+    /// whole in the token holding its first byte, and the tokens holding the rest say whose bytes
+    /// they carry. Bytes that form no character at all are shown in hex.
+    pub fn pieces(&self, tokens: &[u32]) -> Vec<Piece> {
+        let bytes: Vec<u8> = tokens.iter().flat_map(|&t| self.token_bytes(t).iter().copied()).collect();
+        // Each character of the sequence as (first byte, last byte + 1, its text).
+        let mut chars: Vec<(usize, usize, String)> = Vec::new();
+        for chunk in bytes.utf8_chunks() {
+            let base = chars.last().map_or(0, |c| c.1);
+            let mut at = base;
+            for c in chunk.valid().chars() {
+                chars.push((at, at + c.len_utf8(), c.to_string()));
+                at += c.len_utf8();
+            }
+            for &b in chunk.invalid() {
+                chars.push((at, at + 1, format!("\\x{b:02X}")));
+                at += 1;
+            }
+        }
+        let mut pieces = Vec::with_capacity(tokens.len());
+        let (mut start, mut next_char) = (0, 0);
+        for &token in tokens {
+            let end = start + self.token_bytes(token).len();
+            let mut piece = Piece { bytes: self.token_bytes(token).to_vec(), ..Piece::default() };
+            // A character begun by an earlier token, whose tail bytes open this one.
+            if let Some(c) = chars[..next_char].last().filter(|c| c.1 > start) {
+                piece.continues = Some(c.2.clone());
+            }
+            while next_char < chars.len() && chars[next_char].0 < end {
+                piece.text.push_str(&chars[next_char].2);
+                piece.split |= chars[next_char].1 > end;
+                next_char += 1;
+            }
+            pieces.push(piece);
+            start = end;
+        }
+        pieces
     }
 
     pub fn encode(&self, text: &str) -> Vec<u32> {

@@ -56,3 +56,33 @@ proptest! {
         prop_assert_eq!(t.decode(&ids), s);
     }
 }
+
+#[test]
+fn a_cut_character_shows_whole_where_it_starts_and_marked_where_it_ends() {
+    let t = tiny();
+    let bytes: Vec<u32> = "Café!".bytes().map(u32::from).collect();
+    let pieces = t.pieces(&bytes);
+    let labels: Vec<String> = pieces.iter().map(Piece::label).collect();
+    assert_eq!(labels, ["C", "a", "f", "é", "+é", "!"]);
+    assert!(pieces[3].split && pieces[4].continues.as_deref() == Some("é"));
+    assert_eq!(pieces[3].hex(), "C3");
+    assert!(pieces[0].is_whole() && !pieces[3].is_whole() && !pieces[4].is_whole());
+    // Bytes that form no character are shown in hex, never as U+FFFD.
+    assert_eq!(t.pieces(&[0xff, 0x41]).iter().map(Piece::label).collect::<Vec<_>>(), ["\\xFF", "A"]);
+}
+
+proptest! {
+    /// Valid UTF-8 never shows a replacement character it did not contain, every token has a
+    /// visible label, and the pieces' texts rebuild the text.
+    #[test]
+    fn pieces_of_valid_text_show_no_replacement_characters(s in any::<String>()) {
+        let t = tiny();
+        let pieces = t.pieces(&t.encode(&s));
+        prop_assert_eq!(pieces.iter().map(|p| p.text.as_str()).collect::<String>(), s.clone());
+        for p in &pieces {
+            prop_assert!(!p.label().is_empty());
+            let replacement = '\u{fffd}';
+            prop_assert!(s.contains(replacement) || !p.label().contains(replacement), "{:?}", p);
+        }
+    }
+}
