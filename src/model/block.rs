@@ -6,8 +6,10 @@
 
 use burn::module::Module;
 use burn::nn::{LayerNorm, LayerNormConfig, Linear, LinearConfig};
-use burn::tensor::activation::{gelu, softmax};
-use burn::tensor::{Bool, Int, Tensor};
+use burn::tensor::activation::gelu;
+use burn::tensor::module::attention;
+use burn::tensor::ops::AttentionModuleOptions;
+use burn::tensor::{Int, Tensor};
 
 use super::ModelConfig;
 use super::rope::Rope;
@@ -74,12 +76,11 @@ impl Block {
         }
         let keys = k.dims()[2];
         counter::record(Some(self.index), Term::Attention, 4 * (b * n * keys * d) as u64);
-        let scores = q.matmul(k.clone().transpose()) / (hd as f64).sqrt();
-        // New token i sits at key index (keys - n + i): it may see every key up to itself.
-        // `tril_mask` is true outside the lower triangle, i.e. on the future.
-        let future = Tensor::<2, Bool>::tril_mask([n, keys], (keys - n) as i64, &scores.device());
-        let scores = scores.mask_fill(future.reshape([1, 1, n, keys]).expand([b, h, n, keys]), f32::NEG_INFINITY);
-        let attended = softmax(scores, 3).matmul(v.clone()).swap_dims(1, 2).reshape([b, n, d]);
+        // Causal from the bottom-right corner: new token i sits at key index (keys - n + i) and
+        // sees every key up to itself. One fused op (burn-flex runs it without materialising a
+        // mask; autodiff falls back to the same maths in separate ops).
+        let causal = AttentionModuleOptions { scale: None, softcap: None, is_causal: true };
+        let attended = attention(q, k.clone(), v.clone(), None, None, causal).swap_dims(1, 2).reshape([b, n, d]);
         let a = counted(&self.out, attended, self.index, Term::Projections);
 
         let hidden = x + a.clone();
