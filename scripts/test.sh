@@ -14,6 +14,7 @@ cargo test --features train
 echo "== Browser build"
 ./scripts/setup.sh
 trunk build --release --offline
+./scripts/check_ctors.sh dist/*.wasm
 
 echo "== Browser tests"
 if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then
