@@ -1,6 +1,6 @@
 //! Closed-form FLOPs of a forward pass, per layer and per term.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::Term;
 use crate::model::{ModelConfig, capacity_k};
@@ -14,7 +14,7 @@ pub enum Routing {
     Processed(Vec<usize>),
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct LayerFlops {
     pub layer: usize,
     pub routed: bool,
@@ -44,7 +44,7 @@ impl LayerFlops {
     }
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct FlopsBreakdown {
     pub tokens: usize,
     pub layers: Vec<LayerFlops>,

@@ -1,7 +1,7 @@
 //! The routing trace: per layer and token, what the router decided. This is what the page draws.
 
 use burn::tensor::{Tensor, Transaction};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::{ModelError, RoutingMode, capacity_k};
 
@@ -20,7 +20,7 @@ pub(crate) struct RoutedLayerTensors {
     pub predictor_logits: Tensor<2>,
 }
 
-#[derive(Clone, Debug, Serialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct LayerTrace {
     pub layer: usize,
     pub routed: bool,
@@ -43,7 +43,7 @@ impl LayerTrace {
 }
 
 /// The routing of one sequence through every layer.
-#[derive(Clone, Debug, Serialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct RoutingTrace {
     pub tokens: usize,
     pub mode: RoutingMode,

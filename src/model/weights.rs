@@ -94,6 +94,20 @@ struct Verified {
     half: bool,
 }
 
+/// The config a weights file carries, read from its header alone (the tensors are verified when
+/// the file is loaded).
+pub fn config_of(bytes: &[u8]) -> Result<ModelConfig, ModelError> {
+    let (header, _) = split(bytes)?;
+    let config = header
+        .get("__metadata__")
+        .and_then(|m| m.get(CONFIG_KEY))
+        .and_then(|c| c.as_str())
+        .ok_or_else(|| weights_error("no config in the metadata"))?;
+    let config: ModelConfig = serde_json::from_str(config).map_err(|e| weights_error(format!("bad config: {e}")))?;
+    config.validate().map_err(weights_error)?;
+    Ok(config)
+}
+
 /// Everything that can be checked without burn: version, config, tensor names, dtypes, shapes,
 /// layout, hash, finiteness.
 fn verify(bytes: &[u8]) -> Result<Verified, ModelError> {

@@ -12,26 +12,36 @@ use burn::tensor::Device;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 
-use crate::model::{Model, RoutingMode, load_weights};
+use super::worker::{ModelWorker, parse_analysed};
+use crate::model::{Model, RoutingMode, config_of, load_weights};
 use crate::runtime::backend::{self, BackendKind};
 use crate::runtime::session::{Analysis, Window, analyse, window};
-use crate::tokenizer::Tokenizer;
+use crate::tokenizer::{Piece, Tokenizer};
 
 pub struct Models {
     pub routed: Model,
     pub dense: Model,
     pub device: Device,
-    pub kind: BackendKind,
 }
 
 struct Engine {
     tokenizer: Tokenizer,
+    /// The MoD model's context (from its weights' config): the window the page shows.
+    context: usize,
     routed_bytes: Vec<u8>,
     dense_bytes: Vec<u8>,
     cpu: Option<Rc<Models>>,
     webgpu: Option<Rc<Models>>,
     /// WebGPU can be initialised once per page: remember the outcome, success or reason.
     webgpu_device: Option<Result<Device, String>>,
+    /// The CPU path's two workers (MoD, dense), or why they could not start.
+    workers: Option<Result<Rc<Workers>, String>>,
+}
+
+/// The CPU path off the main thread: one worker per model, run in parallel.
+pub struct Workers {
+    routed: ModelWorker,
+    dense: ModelWorker,
 }
 
 thread_local! {
@@ -40,6 +50,7 @@ thread_local! {
     /// instead of fetching twice or initialising WebGPU a second time (which fails).
     static LOADING: Cell<bool> = const { Cell::new(false) };
     static BUILDING: Cell<bool> = const { Cell::new(false) };
+    static STARTING_WORKERS: Cell<bool> = const { Cell::new(false) };
 }
 
 /// One run of both models over the current text, as the components draw it.
@@ -52,6 +63,8 @@ pub struct RunResult {
     pub routed_ms: f64,
     pub dense_ms: f64,
     pub backend: BackendKind,
+    /// The CPU path ran in two workers, in parallel (else on the page's own thread).
+    pub in_workers: bool,
     pub routed_top5: Vec<(String, f32)>,
     pub dense_top5: Vec<(String, f32)>,
 }
@@ -102,8 +115,9 @@ async fn fetch_all(base: &str, progress: &mut impl FnMut(&str)) -> Result<(), St
     let routed_bytes = fetch_bytes(&format!("{base}models/mod.safetensors")).await?;
     progress("Fetching the dense model's weights…");
     let dense_bytes = fetch_bytes(&format!("{base}models/dense.safetensors")).await?;
+    let context = config_of(&routed_bytes).map_err(|e| format!("models/mod.safetensors: {e}"))?.context;
     ENGINE.with(|e| {
-        *e.borrow_mut() = Some(Engine { tokenizer, routed_bytes, dense_bytes, cpu: None, webgpu: None, webgpu_device: None })
+        *e.borrow_mut() = Some(Engine { tokenizer, context, routed_bytes, dense_bytes, cpu: None, webgpu: None, webgpu_device: None, workers: None })
     });
     Ok(())
 }
@@ -181,7 +195,6 @@ async fn build_models(kind: BackendKind) -> Result<Rc<Models>, String> {
             routed: load_weights(&e.routed_bytes, &device).map_err(|e| e.to_string())?,
             dense: load_weights(&e.dense_bytes, &device).map_err(|e| e.to_string())?,
             device: device.clone(),
-            kind,
         })
     })?;
     let built = Rc::new(built);
@@ -212,12 +225,49 @@ pub fn with_tokenizer<R>(f: impl FnOnce(&Tokenizer) -> R) -> Option<R> {
     ENGINE.with(|e| e.borrow().as_ref().map(|e| f(&e.tokenizer)))
 }
 
-/// Runs both models over `text` on `models`' device.
-pub async fn run(models: &Models, text: &str, capacity: f64, causal: bool) -> Result<Arc<RunResult>, String> {
-    let context = models.routed.config().context;
+/// The CPU path's workers, started on first use; an error (say, a page whose security policy
+/// forbids blob workers) means the CPU path runs on the page's own thread instead.
+pub async fn workers() -> Result<Rc<Workers>, String> {
+    while STARTING_WORKERS.with(Cell::get) {
+        sleep_ms(10).await;
+    }
+    if let Some(known) = ENGINE.with(|e| e.borrow().as_ref().and_then(|e| e.workers.clone())) {
+        return known;
+    }
+    let (routed_bytes, dense_bytes) = ENGINE
+        .with(|e| e.borrow().as_ref().map(|e| (e.routed_bytes.clone(), e.dense_bytes.clone())))
+        .ok_or("the model files are not loaded yet")?;
+    STARTING_WORKERS.with(|s| s.set(true));
+    let started = async {
+        let (routed, dense) = (ModelWorker::start(&routed_bytes), ModelWorker::start(&dense_bytes));
+        Ok(Rc::new(Workers { routed: routed.await?, dense: dense.await? }))
+    }
+    .await;
+    ENGINE.with(|e| {
+        if let Some(e) = e.borrow_mut().as_mut() {
+            e.workers = Some(started.clone());
+        }
+    });
+    STARTING_WORKERS.with(|s| s.set(false));
+    started
+}
+
+/// Bytes of wasm linear memory held by the page and its workers.
+pub async fn memory_bytes() -> f64 {
+    let mut total = super::wasm_memory_bytes();
+    if let Some(Ok(w)) = ENGINE.with(|e| e.borrow().as_ref().and_then(|e| e.workers.clone())) {
+        total += w.routed.memory_bytes().await + w.dense.memory_bytes().await;
+    }
+    total
+}
+
+/// Runs both models over `text` on the `kind` backend: on the CPU in the two workers when they
+/// run, else (WebGPU, or no workers) on this thread, one model after the other.
+pub async fn run(kind: BackendKind, text: &str, capacity: f64, causal: bool) -> Result<Arc<RunResult>, String> {
+    let context = ENGINE.with(|e| e.borrow().as_ref().map(|e| e.context)).ok_or("the models are not loaded yet")?;
     let (win, pieces) = with_tokenizer(|t| {
         let w = window(t, text, context);
-        let pieces = w.tokens.iter().map(|&id| t.token_text(id)).collect::<Vec<_>>();
+        let pieces = t.pieces(&w.tokens).iter().map(Piece::label).collect::<Vec<_>>();
         (w, pieces)
     })
     .ok_or("the tokenizer is not loaded yet")?;
@@ -225,13 +275,28 @@ pub async fn run(models: &Models, text: &str, capacity: f64, causal: bool) -> Re
         return Err("Type some text to see how the router treats it.".into());
     }
     let mode = if causal { RoutingMode::Causal } else { RoutingMode::TopK { capacity } };
-    let start = now_ms();
-    let routed = analyse(&models.routed, &win.tokens, mode, &models.device).await.map_err(|e| e.to_string())?;
-    let mid = now_ms();
-    let dense = analyse(&models.dense, &win.tokens, RoutingMode::TopK { capacity: 1.0 }, &models.device)
-        .await
-        .map_err(|e| e.to_string())?;
-    let end = now_ms();
+    let dense_mode = RoutingMode::TopK { capacity: 1.0 };
+    let workers = if kind == BackendKind::Cpu { workers().await.ok() } else { None };
+    let (routed, routed_ms, dense, dense_ms) = match &workers {
+        Some(w) => {
+            let (routed, dense) = (w.routed.analyse(&win.tokens, mode)?, w.dense.analyse(&win.tokens, dense_mode)?);
+            let both = js_sys::Array::of2(&routed.into(), &dense.into());
+            let replies: js_sys::Array = JsFuture::from(js_sys::Promise::all(&both))
+                .await
+                .map_err(|e| e.as_string().unwrap_or_else(|| format!("{e:?}")))?
+                .unchecked_into();
+            let (routed, dense) = (parse_analysed(&replies.get(0))?, parse_analysed(&replies.get(1))?);
+            (routed.analysis, routed.ms, dense.analysis, dense.ms)
+        }
+        None => {
+            let models = models(kind).await?;
+            let start = now_ms();
+            let routed = analyse(&models.routed, &win.tokens, mode, &models.device).await.map_err(|e| e.to_string())?;
+            let mid = now_ms();
+            let dense = analyse(&models.dense, &win.tokens, dense_mode, &models.device).await.map_err(|e| e.to_string())?;
+            (routed, mid - start, dense, now_ms() - mid)
+        }
+    };
     let top = |a: &Analysis| with_tokenizer(|t| a.top5.iter().map(|&(id, p)| (t.token_text(id), p)).collect()).unwrap_or_default();
     Ok(Arc::new(RunResult {
         routed_top5: top(&routed),
@@ -240,8 +305,9 @@ pub async fn run(models: &Models, text: &str, capacity: f64, causal: bool) -> Re
         window: win,
         routed,
         dense,
-        routed_ms: mid - start,
-        dense_ms: end - mid,
-        backend: models.kind,
+        routed_ms,
+        dense_ms,
+        backend: kind,
+        in_workers: workers.is_some(),
     }))
 }

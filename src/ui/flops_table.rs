@@ -33,9 +33,10 @@ pub fn FlopsPanel() -> impl IntoView {
                     <tr><td>{format!("{t:?}")}</td><td>{human(m.term(t))}</td><td>{human(d.term(t))}</td></tr>
                 }).collect_view();
                 view! {
-                    <p class="headline" id="flops-total">
+                    <p class="headline" id="flops-total" data-routed-ms=r.routed_ms data-dense-ms=r.dense_ms>
                         {format!("MoD: {} FLOPs, dense: {} FLOPs — {:.1}% saved. Measured on {}: MoD {:.1} ms, dense {:.1} ms ({:.2}× the time).",
-                            human(m.total()), human(d.total()), saved * 100.0, r.backend.label(), r.routed_ms, r.dense_ms, r.routed_ms / r.dense_ms.max(1e-9))}
+                            human(m.total()), human(d.total()), saved * 100.0,
+                            if r.in_workers { format!("{}, one worker per model, in parallel", r.backend.label()) } else { r.backend.label().to_string() }, r.routed_ms, r.dense_ms, r.routed_ms / r.dense_ms.max(1e-9))}
                     </p>
                     <div class="row">
                         <table class="flops">

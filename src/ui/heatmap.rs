@@ -100,7 +100,9 @@ fn Grid(result: std::sync::Arc<RunResult>) -> impl IntoView {
             }
         })
         .collect_view();
-    view! { <div class="grid" data-run=move || page.runs.get() role="list" aria-label="Tokens with their per-layer routing">{columns}</div> }
+    // While a newer run is on its way the old heatmap stays, dimmed.
+    let stale = move || page.status.get() == super::Status::Running;
+    view! { <div class="grid" class:stale=stale data-run=move || page.runs.get() role="list" aria-label="Tokens with their per-layer routing">{columns}</div> }
 }
 
 #[component]

@@ -10,6 +10,7 @@ mod flops_table;
 mod generation;
 mod heatmap;
 mod state;
+mod worker;
 
 use std::sync::Arc;
 
@@ -51,8 +52,13 @@ pub struct PageState {
     pub generation_seq: StoredValue<u64>,
 }
 
-/// Bytes of linear memory the wasm module holds (for the memory benchmark).
+/// Bytes of wasm linear memory held by the page and its workers (for the memory benchmark).
 #[wasm_bindgen]
+pub async fn memory_bytes() -> f64 {
+    engine::memory_bytes().await
+}
+
+/// Bytes of linear memory this instance of the module holds.
 pub fn wasm_memory_bytes() -> f64 {
     use wasm_bindgen::JsCast;
     wasm_bindgen::memory().dyn_into::<js_sys::WebAssembly::Memory>().map_or(0.0, |m| {
@@ -119,10 +125,7 @@ pub fn schedule_run(page: PageState, delay_ms: i32) {
         let kind = page.backend.get_untracked();
         state::set_busy(true);
         page.status.set(Status::Running);
-        let outcome = match engine::models(kind).await {
-            Ok(models) => engine::run(&models, &settings.text, settings.capacity, settings.causal).await,
-            Err(e) => Err(e),
-        };
+        let outcome = engine::run(kind, &settings.text, settings.capacity, settings.causal).await;
         state::set_busy(false);
         match outcome {
             Ok(result) if is_current() => {
@@ -172,7 +175,11 @@ async fn start_up(page: PageState) {
         Err(why) => {
             page.webgpu_ok.set(if options.settings.force_cpu { None } else { Some(false) });
             page.backend.set(BackendKind::Cpu);
-            page.backend_note.set(format!("{why}: running on the CPU"));
+            let threads = match engine::workers().await {
+                Ok(_) => "in two workers".to_string(),
+                Err(e) => format!("on the page's thread ({e})"),
+            };
+            page.backend_note.set(format!("{why}: running on the CPU, {threads}"));
         }
     }
     if options.autorun {
