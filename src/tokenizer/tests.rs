@@ -86,3 +86,16 @@ proptest! {
         }
     }
 }
+
+proptest! {
+    /// Whatever a tokenizer file or a token stream holds, the tokenizer answers without panicking:
+    /// a file is loaded or refused, and any ids (sampled, or out of range) get one piece each.
+    #[test]
+    fn arbitrary_files_and_ids_never_panic(json in any::<String>(), merges in proptest::collection::vec((0u32..600, 0u32..600), 0..40), ids in proptest::collection::vec(any::<u32>(), 0..64)) {
+        let _ = Tokenizer::from_json(&json);
+        let _ = Tokenizer::from_json(&serde_json::json!({ "merges": merges }).to_string());
+        let t = tiny();
+        prop_assert_eq!(t.pieces(&ids).len(), ids.len());
+        let _ = t.decode(&ids);
+    }
+}
