@@ -3,6 +3,7 @@
 import http from 'node:http';
 import fs from 'node:fs';
 import path from 'node:path';
+import { execFileSync } from 'node:child_process';
 import { chromium } from 'playwright-core';
 
 const TYPES = { '.html': 'text/html', '.js': 'text/javascript', '.mjs': 'text/javascript', '.wasm': 'application/wasm',
@@ -77,4 +78,14 @@ export async function typeText(page, text) {
   const before = await page.evaluate(() => Number(document.querySelector('.grid[data-run]')?.dataset.run ?? 0));
   await page.fill('#text', text);
   return nextRun(page, before);
+}
+
+/** The native CLI's routing of `text` (top-k at the shipped capacity) in the same letters as
+ * `routing`: an independent reference for what any browser draws. */
+export function cliRouting(text) {
+  const out = execFileSync('cargo', ['run', '--quiet', '--features', 'train', '--bin', 'modscope', '--', '--json', 'route', '--text', text],
+    { cwd: ROOT, encoding: 'utf8', maxBuffer: 1 << 26 });
+  const { trace } = JSON.parse(out);
+  return Array.from({ length: trace.tokens }, (_, i) => trace.layers
+    .map((l) => !l.routed ? 'd' : l.processed[i] ? 'x' : '.').join(''));
 }

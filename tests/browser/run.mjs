@@ -103,6 +103,8 @@ let cpuRouting = null;
       await typeText(page, text);
       assert.equal(await page.$eval('#text', (t) => t.value), text);
       assert.ok((await routing(page)).length >= 1);
+      const shown = await page.$$eval('#heatmap .tok-text', (t) => t.map((e) => e.textContent).join(''));
+      assert.ok(!shown.includes('\uFFFD'), `U+FFFD shown for valid text: ${shown}`);
     }
     assert.equal(await page.evaluate(() => window.__pwned), undefined);
     assert.equal(await page.$$eval('#heatmap img, #heatmap script', (e) => e.length), 0);
@@ -142,9 +144,59 @@ let cpuRouting = null;
   await context.close();
 }
 
+// ---- Damaged weights and failed downloads: a message naming the file, the text kept, a Retry that works.
+{
+  const context = await launch({ webgpu: false });
+  const page = await context.newPage();
+  const real = fs.readFileSync(path.join(ROOT, 'www/models/dense.safetensors'));
+  const flipped = Buffer.from(real);
+  flipped[flipped.length - 1000] ^= 0x10;
+  let serveDense = 'damaged';
+  await page.route('**/models/dense.safetensors', (route) => serveDense === 'damaged' ? route.fulfill({ body: flipped })
+    : serveDense === 'missing' ? route.fulfill({ status: 404, body: 'not found' }) : route.continue());
+  const text = 'Anne had been a very pretty girl';
+  await check('cpu: damaged weights give a clear message, keep the text, and Retry recovers', async () => {
+    await page.goto(`${server.url}/?text=${encodeURIComponent(text)}`);
+    await page.waitForSelector('#failure', { timeout: 120000 });
+    const message = await page.textContent('#failure');
+    assert.match(message, /dense\.safetensors/);
+    assert.match(message, /SHA-256|damaged/);
+    assert.doesNotMatch(message, /wasm-function|at .*\.js|panicked/);
+    assert.equal(await page.$eval('#text', (t) => t.value), text);
+    await page.screenshot({ path: path.join(ARTIFACTS, 'cpu-damaged-weights.png') });
+    serveDense = 'real';
+    await page.click('#retry');
+    await nextRun(page, 0, 120000);
+    assert.equal(await page.$eval('#text', (t) => t.value), text);
+    assert.equal(await page.locator('#failure').count(), 0);
+  });
+  await check('cpu: a failed download says so and Retry recovers', async () => {
+    serveDense = 'missing';
+    await page.goto(`${server.url}/?text=${encodeURIComponent(text)}`);
+    await page.waitForSelector('#failure', { timeout: 120000 });
+    assert.match(await page.textContent('#failure'), /dense\.safetensors.*404|404.*dense/);
+    serveDense = 'real';
+    await page.click('#retry');
+    await nextRun(page, 0, 120000);
+    assert.equal(await page.$eval('#text', (t) => t.value), text);
+  });
+  await context.close();
+}
+
 // ---- WebGPU path: SwiftShader behind --enable-unsafe-webgpu.
 {
   const context = await launch({ webgpu: true });
+  // Keep a handle on every GPUDevice the page creates, so a test can take the GPU away.
+  await context.addInitScript(() => {
+    if (!globalThis.GPUAdapter) return;
+    const requestDevice = GPUAdapter.prototype.requestDevice;
+    window.__gpuDevices = [];
+    GPUAdapter.prototype.requestDevice = async function (...args) {
+      const device = await requestDevice.apply(this, args);
+      window.__gpuDevices.push(device);
+      return device;
+    };
+  });
   const { page, problems } = await open(context, `${server.url}/`, server.url);
   await check('webgpu: starts on WebGPU and shows the heatmap', async () => {
     await nextRun(page, 0, 180000);
@@ -163,7 +215,28 @@ let cpuRouting = null;
     assert.equal(await page.$eval('#text', (t) => t.value), SAMPLE);
     assert.deepEqual(await routing(page), cpuRouting);
   });
-  await check('webgpu: no console errors', async () => assert.deepEqual(problems, []));
+  await check('webgpu: losing the GPU mid-session moves to the CPU, keeping text and settings', async () => {
+    let run = Number(await page.getAttribute('.grid', 'data-run'));
+    await page.selectOption('#backend', 'webgpu');
+    run = await nextRun(page, run);
+    assert.equal(await page.getAttribute('.badge', 'data-backend'), 'webgpu');
+    await page.$eval('#capacity', (s) => { s.value = '0.5'; s.dispatchEvent(new Event('input', { bubbles: true })); });
+    run = await nextRun(page, run);
+    const atHalf = await routing(page);
+    assert.ok(await page.evaluate(() => window.__gpuDevices.length > 0), 'the page created a GPU device');
+    await page.evaluate(() => window.__gpuDevices.forEach((d) => d.destroy()));
+    await page.fill('#text', `${SAMPLE} `);
+    await page.waitForFunction(() => document.querySelector('.badge')?.dataset.backend === 'cpu', null, { timeout: 60000 });
+    await nextRun(page, run);
+    assert.match(await page.textContent('.badge-note'), /WebGPU/);
+    assert.equal(await page.$eval('#text', (t) => t.value), `${SAMPLE} `);
+    assert.equal(await page.$eval('#capacity', (s) => s.value), '0.5');
+    const rows = await routing(page);
+    assert.ok(rows.length > atHalf.length, 'the new text was routed');
+    assert.equal(rows.filter((r) => r[1] === 'x').length, Math.ceil(0.5 * rows.length), 'still at 50% capacity');
+    await page.screenshot({ path: path.join(ARTIFACTS, 'webgpu-lost.png'), fullPage: false });
+  });
+  await check('webgpu: no console errors', async () => assert.deepEqual(problems.filter((p) => !/lost|destroyed|Device/i.test(p)), []));
   await context.close();
 }
 

@@ -1,0 +1,95 @@
+// The page in a second engine: Firefox ESR (Debian's), driven over WebDriver BiDi by
+// puppeteer-core. Firefox on Linux has no WebGPU, so its readers get the CPU path: the page must
+// load, route exactly as the native CLI does, follow typing, and embed. Screenshots in artifacts/.
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import puppeteer from 'puppeteer-core';
+import { ROOT, serve, cliRouting } from './lib.mjs';
+
+const ARTIFACTS = path.join(ROOT, 'artifacts');
+fs.mkdirSync(ARTIFACTS, { recursive: true });
+const SAMPLE = 'Emma Woodhouse, handsome, clever, and rich, with a comfortable home and happy disposition, seemed to unite some of the best blessings of existence.';
+const results = [];
+async function check(name, fn) {
+  const started = Date.now();
+  try {
+    await fn();
+    results.push(`ok   firefox: ${name} (${((Date.now() - started) / 1000).toFixed(1)} s)`);
+  } catch (e) {
+    results.push(`FAIL firefox: ${name}: ${e.message}`);
+  }
+  console.log(results[results.length - 1]);
+}
+
+const routingIn = (page, root = 'document') => page.evaluate((root) => {
+  const scope = root === 'document' ? document : document.querySelector(root).shadowRoot;
+  return [...scope.querySelectorAll('#heatmap .tok')].map((t) => [...t.querySelectorAll('.cell')]
+    .map((c) => c.classList.contains('dense') ? 'd' : c.classList.contains('on') ? 'x' : '.').join(''));
+}, root);
+const runNumber = (page) => page.evaluate(() => Number(document.querySelector('.grid[data-run]')?.dataset.run ?? 0));
+async function nextRun(page, after, timeout = 120000) {
+  await page.waitForFunction((n) => Number(document.querySelector('.grid[data-run]')?.dataset.run ?? 0) > n
+    && document.querySelector('.status')?.dataset.status !== 'running', { timeout }, after);
+}
+
+const browser = await puppeteer.launch({
+  browser: 'firefox', executablePath: process.env.FIREFOX ?? '/usr/bin/firefox-esr', headless: true,
+  extraPrefsFirefox: { 'network.proxy.type': 0, 'app.update.enabled': false, 'datareporting.policy.dataSubmissionEnabled': false },
+});
+const dist = await serve(path.join(ROOT, 'dist'));
+const expected = cliRouting(SAMPLE);
+const errors = [];
+try {
+  const page = await browser.newPage();
+  await page.setViewport({ width: 1200, height: 1400 });
+  page.on('pageerror', (e) => errors.push(`page error: ${e.message}`));
+  page.on('console', (m) => { if (m.type() === 'error') errors.push(`console: ${m.text()}`); });
+  await page.goto(`${dist.url}/`);
+
+  await check('loads on the CPU path and draws the heatmap', async () => {
+    await nextRun(page, 0);
+    assert.equal(await page.$eval('.badge', (b) => b.dataset.backend), 'cpu');
+    const rows = await routingIn(page);
+    const k = Math.ceil(0.125 * rows.length);
+    for (const l of [1, 3, 5, 7]) assert.equal(rows.filter((r) => r[l] === 'x').length, k, `layer ${l}`);
+    await page.screenshot({ path: path.join(ARTIFACTS, 'firefox.png') });
+  });
+
+  await check('routes exactly as the native CLI does', async () => {
+    const run = await runNumber(page);
+    await page.$eval('#text', (t, text) => { t.value = text; t.dispatchEvent(new Event('input', { bubbles: true })); }, SAMPLE);
+    await nextRun(page, run);
+    assert.deepEqual(await routingIn(page), expected);
+  });
+
+  await check('multi-byte text shows its characters, never U+FFFD', async () => {
+    const run = await runNumber(page);
+    await page.$eval('#text', (t) => { t.value = 'Café, naïve — 東京 👩‍👩‍👧'; t.dispatchEvent(new Event('input', { bubbles: true })); });
+    await nextRun(page, run);
+    const shown = await page.$$eval('#heatmap .tok-text', (t) => t.map((e) => e.textContent).join(''));
+    assert.ok(!shown.includes('\uFFFD'), shown);
+    assert.ok(shown.includes('é') && shown.includes('東'), shown);
+  });
+
+  await check('the embeddable bundle works in a blog post', async () => {
+    const root = await serve(ROOT);
+    const post = await browser.newPage();
+    post.on('pageerror', (e) => errors.push(`embed page error: ${e.message}`));
+    await post.goto(`${root.url}/blog/post/www/embed.html`);
+    await post.waitForFunction(() => document.querySelector('#demo-heatmap')?.shadowRoot?.querySelector('.grid .tok'), { timeout: 120000 });
+    const rows = await routingIn(post, '#demo-heatmap');
+    assert.equal(rows.filter((r) => r[1] === 'x').length, Math.ceil(0.125 * rows.length));
+    await post.screenshot({ path: path.join(ARTIFACTS, 'firefox-embed.png') });
+    await post.close();
+    root.close();
+  });
+
+  await check('no page errors', async () => assert.deepEqual(errors, []));
+} finally {
+  await browser.close();
+  dist.close();
+}
+const failed = results.filter((r) => r.startsWith('FAIL'));
+console.log(`\nfirefox: ${results.length - failed.length} passed, ${failed.length} failed`);
+process.exit(failed.length ? 1 : 0);
