@@ -58,7 +58,10 @@ pub fn StatusLine() -> impl IntoView {
                 Status::Loading(s) => view! { <span class="spinner" aria-hidden="true"></span>{s} }.into_any(),
                 Status::Running => view! { <span>"Running…"</span> }.into_any(),
                 Status::Ready => view! { <span>"Up to date."</span> }.into_any(),
-                Status::Failed(e) => view! { <span class="error">{e}</span> }.into_any(),
+                Status::Failed(e) => view! {
+                    <span class="error" id="failure">{e}</span>
+                    <button id="retry" on:click=move |_| super::retry(page)>"Retry"</button>
+                }.into_any(),
             }}
             {move || page.message.get().map(|m| view! { <span class="message">{m}</span> })}
         </div>

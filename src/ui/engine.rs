@@ -32,8 +32,6 @@ struct Engine {
     dense_bytes: Vec<u8>,
     cpu: Option<Rc<Models>>,
     webgpu: Option<Rc<Models>>,
-    /// WebGPU can be initialised once per page: remember the outcome, success or reason.
-    webgpu_device: Option<Result<Device, String>>,
     /// The CPU path's two workers (MoD, dense), or why they could not start.
     workers: Option<Result<Rc<Workers>, String>>,
 }
@@ -51,6 +49,8 @@ thread_local! {
     static LOADING: Cell<bool> = const { Cell::new(false) };
     static BUILDING: Cell<bool> = const { Cell::new(false) };
     static STARTING_WORKERS: Cell<bool> = const { Cell::new(false) };
+    /// WebGPU can be initialised once per page: the outcome, success or reason, outlives a reset.
+    static WEBGPU_DEVICE: RefCell<Option<Result<Device, String>>> = const { RefCell::new(None) };
 }
 
 /// One run of both models over the current text, as the components draw it.
@@ -117,7 +117,7 @@ async fn fetch_all(base: &str, progress: &mut impl FnMut(&str)) -> Result<(), St
     let dense_bytes = fetch_bytes(&format!("{base}models/dense.safetensors")).await?;
     let context = config_of(&routed_bytes).map_err(|e| format!("models/mod.safetensors: {e}"))?.context;
     ENGINE.with(|e| {
-        *e.borrow_mut() = Some(Engine { tokenizer, context, routed_bytes, dense_bytes, cpu: None, webgpu: None, webgpu_device: None, workers: None })
+        *e.borrow_mut() = Some(Engine { tokenizer, context, routed_bytes, dense_bytes, cpu: None, webgpu: None, workers: None })
     });
     Ok(())
 }
@@ -168,7 +168,7 @@ async fn build_models(kind: BackendKind) -> Result<Rc<Models>, String> {
     }
     let device = match kind {
         BackendKind::WebGpu => {
-            let known = ENGINE.with(|e| e.borrow().as_ref().and_then(|e| e.webgpu_device.clone()));
+            let known = WEBGPU_DEVICE.with(|d| d.borrow().clone());
             let result = match known {
                 Some(r) => r,
                 None => {
@@ -176,11 +176,7 @@ async fn build_models(kind: BackendKind) -> Result<Rc<Models>, String> {
                         Ok(()) => backend::webgpu().await,
                         Err(why) => Err(why),
                     };
-                    ENGINE.with(|e| {
-                        if let Some(e) = e.borrow_mut().as_mut() {
-                            e.webgpu_device = Some(r.clone());
-                        }
-                    });
+                    WEBGPU_DEVICE.with(|d| *d.borrow_mut() = Some(r.clone()));
                     r
                 }
             };
@@ -192,8 +188,8 @@ async fn build_models(kind: BackendKind) -> Result<Rc<Models>, String> {
         let e = e.borrow();
         let e = e.as_ref().ok_or("the model files are not loaded yet")?;
         Ok(Models {
-            routed: load_weights(&e.routed_bytes, &device).map_err(|e| e.to_string())?,
-            dense: load_weights(&e.dense_bytes, &device).map_err(|e| e.to_string())?,
+            routed: load_weights(&e.routed_bytes, &device).map_err(|e| format!("models/mod.safetensors: {e}"))?,
+            dense: load_weights(&e.dense_bytes, &device).map_err(|e| format!("models/dense.safetensors: {e}"))?,
             device: device.clone(),
         })
     })?;
@@ -207,6 +203,11 @@ async fn build_models(kind: BackendKind) -> Result<Rc<Models>, String> {
         }
     });
     Ok(built)
+}
+
+/// Forgets the fetched files, the models and the workers, so the next use loads them again.
+pub fn reset() {
+    ENGINE.with(|e| *e.borrow_mut() = None);
 }
 
 /// Forgets a backend's models (after a device failure) so the next use rebuilds or falls back.
@@ -239,8 +240,9 @@ pub async fn workers() -> Result<Rc<Workers>, String> {
         .ok_or("the model files are not loaded yet")?;
     STARTING_WORKERS.with(|s| s.set(true));
     let started = async {
-        let (routed, dense) = (ModelWorker::start(&routed_bytes), ModelWorker::start(&dense_bytes));
-        Ok(Rc::new(Workers { routed: routed.await?, dense: dense.await? }))
+        let routed = ModelWorker::start(&routed_bytes).await.map_err(|e| format!("models/mod.safetensors: {e}"))?;
+        let dense = ModelWorker::start(&dense_bytes).await.map_err(|e| format!("models/dense.safetensors: {e}"))?;
+        Ok(Rc::new(Workers { routed, dense }))
     }
     .await;
     ENGINE.with(|e| {

@@ -140,15 +140,23 @@ pub fn schedule_run(page: PageState, delay_ms: i32) {
                 engine::drop_backend(BackendKind::WebGpu);
                 page.webgpu_ok.set(Some(false));
                 page.backend.set(BackendKind::Cpu);
-                page.backend_note.set(format!("WebGPU failed ({e}); switched to the CPU"));
+                // Backend errors carry a cause chain and a backtrace: the first cause says enough.
+                let cause = e.split(" Caused by").next().unwrap_or(&e);
+                page.backend_note.set(format!("WebGPU failed ({cause}); switched to the CPU"));
                 schedule_run(page, 0);
             }
-            Err(e) => {
-                page.status.set(Status::Failed(e.clone()));
-                page.message.set(Some(e));
-            }
+            Err(e) => page.status.set(Status::Failed(e)),
         }
     });
+}
+
+/// Starts over after a failure: forgets whatever was fetched or built and loads again, keeping
+/// the reader's text and settings.
+pub fn retry(page: PageState) {
+    engine::reset();
+    page.message.set(None);
+    page.status.set(Status::Loading("Trying again…".into()));
+    spawn_local(start_up(page));
 }
 
 /// Loads the shared engine, picks a backend (WebGPU when it starts, else the CPU) and runs once:
