@@ -1,35 +1,37 @@
-// Browser benchmark, in Debian's headless Chromium on this machine: time to first heatmap,
-// keystroke-to-heatmap latency at 64 and 256 tokens on each backend, generation speed, wasm
-// memory over 200 runs, and the gzip size of what the page downloads.
-//   node tests/browser/bench.mjs            (after `trunk build --release --offline`)
+// Browser benchmark, in Debian's headless Chromium on this machine, everything side by side in
+// one run: navigation to first heatmap (cold cache), keystroke-to-heatmap latency at ~64 and 256
+// tokens, the longest main-thread task while runs are in flight, the page's own MoD and dense
+// forward times next to ONNX Runtime Web on the dense twin's exact shape (same browser, same
+// run), wasm memory over 200 runs, generation speed, and what the page downloads (gzip).
+//   node tests/browser/bench.mjs [dist|pkg]     (after building it; ORT needs `pip install onnx numpy`)
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import zlib from 'node:zlib';
 import { ROOT, serve, launch, open, nextRun } from './lib.mjs';
 
-const dist = path.join(ROOT, 'dist');
-const server = await serve(dist);
-const report = {};
-
-function gzipSize(file) {
-  return zlib.gzipSync(fs.readFileSync(file), { level: 9 }).length;
-}
-const wasm = fs.readdirSync(dist).find((f) => f.endsWith('.wasm'));
-report.wasm_bytes = fs.statSync(path.join(dist, wasm)).size;
-report.wasm_gzip_bytes = gzipSize(path.join(dist, wasm));
-for (const f of ['mod.safetensors', 'dense.safetensors', 'tokenizer.json']) {
-  report[`${f}_gzip_bytes`] = gzipSize(path.join(dist, 'models', f));
-}
+const dir = path.join(ROOT, process.argv[2] ?? 'dist');
+const server = await serve(dir);
+const report = { served: path.relative(ROOT, dir) };
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const spread = (xs) => { const s = [...xs].sort((a, b) => a - b); return [s[Math.floor(s.length / 4)], s[Math.floor(3 * s.length / 4)]]; };
+const gzipSize = (file) => zlib.gzipSync(fs.readFileSync(file), { level: 9 }).length;
 
 // Texts of exactly n tokens are hard to type; these are close and the page reports the count.
 const words = 'It is a truth universally acknowledged that a single man in possession of a good fortune must be in want of a wife '.split(' ');
 const textOf = (n) => Array.from({ length: n }, (_, i) => words[i % (words.length - 1)]).join(' ');
 
-async function keystrokeLatency(page, base, rounds = 15) {
-  const times = [];
+/** Types a letter `rounds` times; per keystroke, the time to the new heatmap and the page's model times. */
+async function keystrokes(page, base, rounds = 15) {
+  const samples = [];
+  await page.evaluate(() => {
+    window.__longest = 0;
+    new PerformanceObserver((l) => { for (const e of l.getEntries()) window.__longest = Math.max(window.__longest, e.duration); })
+      .observe({ type: 'longtask' });
+  });
   for (let i = 0; i < rounds; i++) {
     const text = `${base} ${String.fromCharCode(97 + (i % 26))}`;
-    const ms = await page.evaluate(async (t) => {
+    samples.push(await page.evaluate(async (t) => {
       const area = document.querySelector('#text');
       const grid = () => Number(document.querySelector('.grid')?.dataset.run ?? 0);
       const before = grid();
@@ -37,13 +39,53 @@ async function keystrokeLatency(page, base, rounds = 15) {
       area.value = t;
       area.dispatchEvent(new Event('input', { bubbles: true }));
       while (grid() === before) await new Promise((r) => requestAnimationFrame(r));
-      return performance.now() - start;
-    }, text);
-    times.push(ms);
+      const total = performance.now() - start;
+      const h = document.querySelector('#flops-total').dataset;
+      return { total, routed: Number(h.routedMs), dense: Number(h.denseMs) };
+    }, text));
   }
-  times.sort((a, b) => a - b);
-  return { median_ms: times[Math.floor(times.length / 2)], best_ms: times[0] };
+  const of = (k) => samples.map((s) => s[k]);
+  return {
+    keystroke_median_ms: median(of('total')), keystroke_iqr_ms: spread(of('total')),
+    mod_forward_median_ms: median(of('routed')), dense_forward_median_ms: median(of('dense')),
+    longest_task_ms: await page.evaluate(() => window.__longest),
+  };
 }
+
+/** ONNX Runtime Web (one wasm thread) on the dense twin's shape at length t: median of 15 after 3 warm-ups. */
+async function ortWeb(context, t) {
+  const cache = path.join(ROOT, 'artifacts', 'ort');
+  fs.mkdirSync(cache, { recursive: true });
+  const model = path.join(cache, `dense_t${t}.onnx`);
+  if (!fs.existsSync(model)) execFileSync(process.env.PYTHON ?? 'python3', [path.join(ROOT, 'scripts/export_onnx.py'), String(t), model], { stdio: 'inherit' });
+  const ortDir = path.join(ROOT, 'tests/browser/node_modules/onnxruntime-web/dist');
+  for (const f of fs.readdirSync(ortDir).filter((f) => /^ort(-wasm-simd-threaded)?\.(min\.js|wasm|mjs)$/.test(f) || f === 'ort.min.js')) fs.copyFileSync(path.join(ortDir, f), path.join(cache, f));
+  fs.writeFileSync(path.join(cache, 'index.html'), `<!doctype html><pre id="out"></pre><script src="ort.min.js"></script><script>
+  (async () => {
+    ort.env.wasm.numThreads = 1;
+    ort.env.wasm.wasmPaths = location.origin + '/';
+    const s = await ort.InferenceSession.create('dense_t${t}.onnx', { executionProviders: ['wasm'] });
+    const ids = new ort.Tensor('int64', BigInt64Array.from({ length: ${t} }, (_, i) => BigInt((i * 37) % 2048)), [1, ${t}]);
+    for (let i = 0; i < 3; i++) await s.run({ ids });
+    const ts = [];
+    for (let i = 0; i < 15; i++) { const a = performance.now(); await s.run({ ids }); ts.push(performance.now() - a); }
+    window.__times = ts;
+  })().catch((e) => { window.__times = String(e); });
+  </script>`);
+  const ortServer = await serve(cache);
+  const page = await context.newPage();
+  await page.goto(`${ortServer.url}/`);
+  await page.waitForFunction(() => window.__times !== undefined, null, { timeout: 180000 });
+  const times = await page.evaluate(() => window.__times);
+  await page.close();
+  ortServer.close();
+  if (!Array.isArray(times)) throw new Error(`ORT-web failed: ${times}`);
+  return { median_ms: median(times), iqr_ms: spread(times) };
+}
+
+const wasm = fs.readdirSync(dir).find((f) => f.endsWith('.wasm'));
+report.wasm_bytes = fs.statSync(path.join(dir, wasm)).size;
+report.wasm_gzip_bytes = gzipSize(path.join(dir, wasm));
 
 for (const webgpu of [false, true]) {
   const name = webgpu ? 'webgpu' : 'cpu';
@@ -52,42 +94,45 @@ for (const webgpu of [false, true]) {
   const { page } = await open(context, `${server.url}/`, server.url);
   await nextRun(page, 0, 180000);
   const r = { first_heatmap_ms: Date.now() - started, backend: await page.getAttribute('.badge', 'data-backend') };
+  const fetched = [...new Set(server.requests.map((u) => decodeURIComponent(u.split('?')[0])))]
+    .map((u) => path.join(dir, u.endsWith('/') ? `${u}index.html` : u)).filter((f) => fs.existsSync(f) && fs.statSync(f).isFile());
+  r.downloaded_before_first_heatmap_gzip_bytes = fetched.reduce((sum, f) => sum + gzipSize(f), 0);
   for (const n of [64, 256]) {
     const text = textOf(n);
     const run = Number(await page.getAttribute('.grid', 'data-run'));
     await page.fill('#text', text);
     await nextRun(page, run);
     r[`tokens_for_${n}`] = await page.$$eval('#heatmap .tok', (t) => t.length);
-    r[`keystroke_to_heatmap_${n}`] = await keystrokeLatency(page, text);
+    r[`at_${n}`] = await keystrokes(page, text);
+    if (!webgpu) {
+      const ort = await ortWeb(context, r[`tokens_for_${n}`]);
+      r[`at_${n}`].ort_web_dense = ort;
+      r[`at_${n}`].dense_over_ort = r[`at_${n}`].dense_forward_median_ms / ort.median_ms;
+      r[`at_${n}`].mod_over_ort = r[`at_${n}`].mod_forward_median_ms / ort.median_ms;
+    }
+    r[`at_${n}`].mod_over_dense = r[`at_${n}`].mod_forward_median_ms / r[`at_${n}`].dense_forward_median_ms;
+    console.error(`${name} at ${n}: ${JSON.stringify(r[`at_${n}`])}`);
   }
-  r.wasm_memory_after_load_mb = (await page.evaluate(() => window.wasmBindings?.wasm_memory_bytes?.() ?? NaN)) / 2 ** 20;
-  console.error(`${name}: first heatmap ${r.first_heatmap_ms} ms, latency ${JSON.stringify(r.keystroke_to_heatmap_64)} / ${JSON.stringify(r.keystroke_to_heatmap_256)}`);
   const memory = {};
   try {
     for (let i = 1; i <= 200; i++) {
       const run = Number(await page.getAttribute('.grid', 'data-run'));
       await page.fill('#text', `${textOf(64)} ${i}`);
       await nextRun(page, run);
-      if (i % 20 === 0 || i === 1) {
-        memory[i] = (await page.evaluate(() => window.wasmBindings.wasm_memory_bytes())) / 2 ** 20;
-        console.error(`${name}: run ${i}, wasm memory ${memory[i].toFixed(1)} MB`);
-      }
+      if (i % 20 === 0 || i === 1) memory[i] = (await page.evaluate(() => window.wasmBindings.memory_bytes())) / 2 ** 20;
     }
   } catch (e) {
     r.memory_runs_failed = `${e.message.split('\n')[0]} after runs ${Object.keys(memory).join(', ')}`;
   }
   r.wasm_memory_mb = memory;
   r.wasm_memory_growth_20_to_200 = memory[200] / memory[20] - 1;
-  if (r.memory_runs_failed) {
-    report[name] = r;
-    await context.close().catch(() => {});
-    continue;
+  if (!r.memory_runs_failed) {
+    await page.fill('#text', textOf(64));
+    await page.click('#generate');
+    await page.waitForFunction(() => document.querySelectorAll('#gen-grid .tok').length >= 32, null, { timeout: 300000 });
+    r.generation = await page.textContent('#gen-speed');
+    await page.click('#stop');
   }
-  await page.fill('#text', textOf(64));
-  await page.click('#generate');
-  await page.waitForFunction(() => document.querySelectorAll('#gen-grid .tok').length >= 32, null, { timeout: 300000 });
-  r.generation = await page.textContent('#gen-speed');
-  await page.click('#stop');
   report[name] = r;
   await context.close();
 }
