@@ -3,14 +3,15 @@
 // tokens, the longest main-thread task while runs are in flight, the page's own MoD and dense
 // forward times next to ONNX Runtime Web on the dense twin's exact shape (same browser, same
 // run), wasm memory over 200 runs, generation speed, and what the page downloads (gzip).
-//   node tests/browser/bench.mjs [dist|pkg]     (after building it; ORT needs `pip install onnx numpy`)
+//   node tests/browser/bench.mjs [dist|pkg] [--cpu]   (after building it; ORT needs `pip install onnx numpy`;
+//   --cpu skips the WebGPU path, which on SwiftShader takes several seconds a run)
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import zlib from 'node:zlib';
 import { ROOT, serve, launch, open, nextRun } from './lib.mjs';
 
-const dir = path.join(ROOT, process.argv[2] ?? 'dist');
+const dir = path.join(ROOT, process.argv.slice(2).find((a) => !a.startsWith('--')) ?? 'dist');
 const server = await serve(dir);
 const report = { served: path.relative(ROOT, dir) };
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
@@ -19,7 +20,8 @@ const gzipSize = (file) => zlib.gzipSync(fs.readFileSync(file), { level: 9 }).le
 
 // Texts of exactly n tokens are hard to type; these are close and the page reports the count.
 const words = 'It is a truth universally acknowledged that a single man in possession of a good fortune must be in want of a wife '.split(' ');
-const textOf = (n) => Array.from({ length: n }, (_, i) => words[i % (words.length - 1)]).join(' ');
+// About 1.37 tokens a word with this text; the page reports the exact count and ORT runs at it.
+const textOf = (n) => Array.from({ length: Math.round(n / 1.37) }, (_, i) => words[i % (words.length - 1)]).join(' ');
 
 /** Types a letter `rounds` times; per keystroke, the time to the new heatmap and the page's model times. */
 async function keystrokes(page, base, rounds = 15) {
@@ -59,8 +61,9 @@ async function ortWeb(context, t) {
   const model = path.join(cache, `dense_t${t}.onnx`);
   if (!fs.existsSync(model)) execFileSync(process.env.PYTHON ?? 'python3', [path.join(ROOT, 'scripts/export_onnx.py'), String(t), model], { stdio: 'inherit' });
   const ortDir = path.join(ROOT, 'tests/browser/node_modules/onnxruntime-web/dist');
-  for (const f of fs.readdirSync(ortDir).filter((f) => /^ort(-wasm-simd-threaded)?\.(min\.js|wasm|mjs)$/.test(f) || f === 'ort.min.js')) fs.copyFileSync(path.join(ortDir, f), path.join(cache, f));
-  fs.writeFileSync(path.join(cache, 'index.html'), `<!doctype html><pre id="out"></pre><script src="ort.min.js"></script><script>
+  // The wasm-only build of ORT-web and the runtime it loads.
+  for (const f of ['ort.wasm.min.js', 'ort-wasm-simd-threaded.mjs', 'ort-wasm-simd-threaded.wasm']) fs.copyFileSync(path.join(ortDir, f), path.join(cache, f));
+  fs.writeFileSync(path.join(cache, 'index.html'), `<!doctype html><pre id="out"></pre><script src="ort.wasm.min.js"></script><script>
   (async () => {
     ort.env.wasm.numThreads = 1;
     ort.env.wasm.wasmPaths = location.origin + '/';
@@ -87,7 +90,7 @@ const wasm = fs.readdirSync(dir).find((f) => f.endsWith('.wasm'));
 report.wasm_bytes = fs.statSync(path.join(dir, wasm)).size;
 report.wasm_gzip_bytes = gzipSize(path.join(dir, wasm));
 
-for (const webgpu of [false, true]) {
+for (const webgpu of process.argv.includes('--cpu') ? [false] : [false, true]) {
   const name = webgpu ? 'webgpu' : 'cpu';
   const context = await launch({ webgpu });
   const started = Date.now();
@@ -134,6 +137,7 @@ for (const webgpu of [false, true]) {
     await page.click('#stop');
   }
   report[name] = r;
+  console.error(`${name}: ${JSON.stringify(r)}`);
   await context.close();
 }
 server.close();
