@@ -22,6 +22,9 @@ const FORMAT_KEY: &str = "modscope_format";
 const CONFIG_KEY: &str = "modscope_config";
 const HASH_KEY: &str = "modscope_sha256";
 
+/// A safetensors header: tensor name (and `__metadata__`) → entry.
+type Header = serde_json::Map<String, serde_json::Value>;
+
 fn weights_error(e: impl std::fmt::Display) -> ModelError {
     ModelError::Weights(e.to_string())
 }
@@ -47,7 +50,7 @@ fn content_hash(data: &[u8]) -> String {
 }
 
 /// Splits a safetensors file into its header JSON and its tensor bytes.
-fn split(bytes: &[u8]) -> Result<(serde_json::Map<String, serde_json::Value>, &[u8]), ModelError> {
+fn split(bytes: &[u8]) -> Result<(Header, &[u8]), ModelError> {
     let len_bytes: [u8; 8] = bytes
         .get(..8)
         .and_then(|b| b.try_into().ok())
@@ -88,30 +91,16 @@ struct Entry {
     data_offsets: [usize; 2],
 }
 
-/// What a verified file holds: its config, and whether its tensors are f16 (else f32).
-struct Verified {
-    config: ModelConfig,
-    half: bool,
-}
-
 /// The config a weights file carries, read from its header alone (the tensors are verified when
 /// the file is loaded).
 pub fn config_of(bytes: &[u8]) -> Result<ModelConfig, ModelError> {
-    let (header, _) = split(bytes)?;
-    let config = header
-        .get("__metadata__")
-        .and_then(|m| m.get(CONFIG_KEY))
-        .and_then(|c| c.as_str())
-        .ok_or_else(|| weights_error("no config in the metadata"))?;
-    let config: ModelConfig = serde_json::from_str(config).map_err(|e| weights_error(format!("bad config: {e}")))?;
-    config.validate().map_err(weights_error)?;
-    Ok(config)
+    let (mut header, _) = split(bytes)?;
+    Ok(metadata_and_config(&mut header)?.1)
 }
 
-/// Everything that can be checked without burn: version, config, tensor names, dtypes, shapes,
-/// layout, hash, finiteness.
-fn verify(bytes: &[u8]) -> Result<Verified, ModelError> {
-    let (mut header, data) = split(bytes)?;
+/// Takes the metadata out of the header and checks what it says: the format version, and a config
+/// that is valid and of a sane size.
+fn metadata_and_config(header: &mut Header) -> Result<(HashMap<String, String>, ModelConfig), ModelError> {
     let metadata: HashMap<String, String> = header
         .remove("__metadata__")
         .ok_or_else(|| weights_error("no __metadata__: not a modscope weights file"))
@@ -129,13 +118,18 @@ fn verify(bytes: &[u8]) -> Result<Verified, ModelError> {
         .and_then(|c| serde_json::from_str(c).map_err(|e| weights_error(format!("bad config: {e}"))))?;
     config.validate().map_err(weights_error)?;
     check_config_size(&config)?;
+    Ok((metadata, config))
+}
 
+/// Checks the tensors against the model that will receive them (`expected`: name → shape) before
+/// any of their bytes reach burn: names, dtypes, shapes, layout, hash, finiteness. Returns whether
+/// they are stored as f16 (else f32).
+fn verify_tensors(header: Header, data: &[u8], metadata: &HashMap<String, String>, expected: &BTreeMap<String, Vec<usize>>) -> Result<bool, ModelError> {
     let mut entries = BTreeMap::new();
     for (name, value) in header {
         let entry: Entry = serde_json::from_value(value).map_err(|e| weights_error(format!("tensor {name}: bad header entry: {e}")))?;
         entries.insert(name, entry);
     }
-    let expected = expected_shapes(&config)?;
     if let Some(name) = expected.keys().find(|n| !entries.contains_key(*n)) {
         return Err(weights_error(format!("tensor {name} is missing")));
     }
@@ -184,7 +178,7 @@ fn verify(bytes: &[u8]) -> Result<Verified, ModelError> {
             return Err(weights_error(format!("tensor {name} holds a NaN or infinite value at element {i}")));
         }
     }
-    Ok(Verified { config, half })
+    Ok(half)
 }
 
 /// Refuses configs whose model would be absurdly large before anything is allocated (a damaged
@@ -200,10 +194,9 @@ fn check_config_size(config: &ModelConfig) -> Result<(), ModelError> {
     Ok(())
 }
 
-/// Tensor names and shapes of the model a config describes.
-fn expected_shapes(config: &ModelConfig) -> Result<BTreeMap<String, Vec<usize>>, ModelError> {
-    let model = Model::new(config, &Device::flex())?;
-    Ok(model.collect(None, None, false).into_iter().map(|t| (t.name.clone(), t.shape.to_vec())).collect())
+/// Tensor names and shapes of a model.
+fn shapes_of(model: &Model) -> BTreeMap<String, Vec<usize>> {
+    model.collect(None, None, false).into_iter().map(|t| (t.name.clone(), t.shape.to_vec())).collect()
 }
 
 /// Index of the first NaN or infinite value in little-endian f16 or f32 bytes.
@@ -218,8 +211,10 @@ fn first_non_finite(bytes: &[u8], half: bool) -> Option<usize> {
 
 /// Loads a weights file (as bytes) onto `device`, building the model from the config it carries.
 pub fn load_weights(bytes: &[u8], device: &Device) -> Result<Model, ModelError> {
-    let Verified { config, half } = verify(bytes)?;
+    let (mut header, data) = split(bytes)?;
+    let (metadata, config) = metadata_and_config(&mut header)?;
     let mut model = Model::new(&config, device)?;
+    let half = verify_tensors(header, data, &metadata, &shapes_of(&model))?;
     let mut store = SafetensorsStore::from_bytes(Some(bytes.to_vec()));
     if half {
         // Widen f16 on disk to f32 for compute (the adapter casts in whichever direction it finds).

@@ -12,7 +12,7 @@ use burn::tensor::Device;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 
-use super::worker::{ModelWorker, parse_analysed};
+use super::worker::{ModelWorker, js_error, parse_analysed};
 use crate::model::{Model, RoutingMode, config_of, load_weights};
 use crate::runtime::backend::{self, BackendKind};
 use crate::runtime::session::{Analysis, Window, analyse, window};
@@ -285,7 +285,7 @@ pub async fn run(kind: BackendKind, text: &str, capacity: f64, causal: bool) -> 
             let both = js_sys::Array::of2(&routed.into(), &dense.into());
             let replies: js_sys::Array = JsFuture::from(js_sys::Promise::all(&both))
                 .await
-                .map_err(|e| e.as_string().unwrap_or_else(|| format!("{e:?}")))?
+                .map_err(js_error)?
                 .unchecked_into();
             let (routed, dense) = (parse_analysed(&replies.get(0))?, parse_analysed(&replies.get(1))?);
             (routed.analysis, routed.ms, dense.analysis, dense.ms)

@@ -151,7 +151,8 @@ fn request(worker: &web_sys::Worker, message: &Object, transfer: Option<&Array>)
     promise
 }
 
-fn js_error(e: JsValue) -> String {
+/// A JavaScript error as text.
+pub fn js_error(e: JsValue) -> String {
     e.as_string().unwrap_or_else(|| format!("{e:?}"))
 }
 
