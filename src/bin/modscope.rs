@@ -369,11 +369,10 @@ fn bench(assets: &Assets, tokens: usize, iterations: usize, device: DeviceArg, j
     let device = device.device()?;
     let mod_model = load_model_on(&assets.weights, &device)?;
     let dense_model = load_model_on(&assets.dense_weights, &device)?;
-    let context = mod_model.config().context;
-    if tokens > context {
-        return Err(format!("--tokens {tokens} is longer than the model's context of {context}"));
+    let (t, context) = (tokens, mod_model.config().context);
+    if t > context {
+        return Err(format!("--tokens {t} is longer than the model's context of {context}"));
     }
-    let t = tokens;
     let ids: Vec<i64> = (0..t as i64).map(|i| (i * 7919) % mod_model.config().vocab_size as i64).collect();
     let input = burn::tensor::Tensor::<2, burn::tensor::Int>::from_data(burn::tensor::TensorData::new(ids, [1, t]), &device);
     let time = |model: &Model| -> Result<f64, Failure> {
