@@ -4,19 +4,10 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { ROOT, serve, launch, open } from './lib.mjs';
+import { ROOT, serve, launch, open, checks } from './lib.mjs';
 
 const server = await serve(ROOT);
-const results = [];
-async function check(name, fn) {
-  try {
-    await fn();
-    results.push(`ok   ${name}`);
-  } catch (e) {
-    results.push(`FAIL ${name}: ${e.message}`);
-  }
-  console.log(results[results.length - 1]);
-}
+const { check, results, failures } = checks();
 
 const context = await launch({ webgpu: false });
 const { page, problems } = await open(context, `${server.url}/blog/post/www/embed.html`, server.url);
@@ -114,6 +105,5 @@ await check('no console errors and no request off the origin', async () => {
 
 await context.close();
 server.close();
-const failed = results.filter((r) => r.startsWith('FAIL'));
-console.log(`\n${results.length - failed.length} passed, ${failed.length} failed`);
-process.exit(failed.length ? 1 : 0);
+console.log(`\n${results.length - failures()} passed, ${failures()} failed`);
+process.exit(failures() ? 1 : 0);

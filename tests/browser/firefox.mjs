@@ -5,22 +5,12 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import puppeteer from 'puppeteer-core';
-import { ROOT, serve, cliRouting } from './lib.mjs';
+import { ROOT, serve, cliRouting, checks } from './lib.mjs';
 
 const ARTIFACTS = path.join(ROOT, 'artifacts');
 fs.mkdirSync(ARTIFACTS, { recursive: true });
 const SAMPLE = 'Emma Woodhouse, handsome, clever, and rich, with a comfortable home and happy disposition, seemed to unite some of the best blessings of existence.';
-const results = [];
-async function check(name, fn) {
-  const started = Date.now();
-  try {
-    await fn();
-    results.push(`ok   firefox: ${name} (${((Date.now() - started) / 1000).toFixed(1)} s)`);
-  } catch (e) {
-    results.push(`FAIL firefox: ${name}: ${e.message}`);
-  }
-  console.log(results[results.length - 1]);
-}
+const { check, results, failures } = checks('firefox: ');
 
 const routingIn = (page, root = 'document') => page.evaluate((root) => {
   const scope = root === 'document' ? document : document.querySelector(root).shadowRoot;
@@ -90,6 +80,5 @@ try {
   await browser.close();
   dist.close();
 }
-const failed = results.filter((r) => r.startsWith('FAIL'));
-console.log(`\nfirefox: ${results.length - failed.length} passed, ${failed.length} failed`);
-process.exit(failed.length ? 1 : 0);
+console.log(`\nfirefox: ${results.length - failures()} passed, ${failures()} failed`);
+process.exit(failures() ? 1 : 0);

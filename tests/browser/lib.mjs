@@ -89,3 +89,21 @@ export function cliRouting(text) {
   return Array.from({ length: trace.tokens }, (_, i) => trace.layers
     .map((l) => !l.routed ? 'd' : l.processed[i] ? 'x' : '.').join(''));
 }
+
+/** Named checks, each printed as `ok` (with its time) or `FAIL` (with why) when it ends;
+ * `failures()` counts the failed ones for the exit status. */
+export function checks(prefix = '') {
+  const results = [];
+  async function check(name, fn) {
+    const started = Date.now();
+    try {
+      await fn();
+      results.push(`ok   ${prefix}${name} (${((Date.now() - started) / 1000).toFixed(1)} s)`);
+    } catch (e) {
+      results.push(`FAIL ${prefix}${name}: ${e.message}`);
+    }
+    console.log(results[results.length - 1]);
+  }
+  const failures = () => results.filter((r) => r.startsWith('FAIL')).length;
+  return { check, results, failures };
+}

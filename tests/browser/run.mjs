@@ -4,23 +4,12 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { ROOT, serve, launch, open, nextRun, routing, typeText } from './lib.mjs';
+import { ROOT, serve, launch, open, nextRun, routing, typeText, checks } from './lib.mjs';
 
 const ARTIFACTS = path.join(ROOT, 'artifacts');
 fs.mkdirSync(ARTIFACTS, { recursive: true });
 const server = await serve(path.join(ROOT, 'dist'));
-const results = [];
-
-async function check(name, fn) {
-  const started = Date.now();
-  try {
-    await fn();
-    results.push(`ok   ${name} (${((Date.now() - started) / 1000).toFixed(1)} s)`);
-  } catch (e) {
-    results.push(`FAIL ${name}: ${e.message}`);
-  }
-  console.log(results[results.length - 1]);
-}
+const { check, results, failures } = checks();
 
 const SAMPLE = 'Emma Woodhouse, handsome, clever, and rich, with a comfortable home and happy disposition, seemed to unite some of the best blessings of existence.';
 let cpuRouting = null;
@@ -241,6 +230,5 @@ let cpuRouting = null;
 }
 
 server.close();
-const failed = results.filter((r) => r.startsWith('FAIL'));
-console.log(`\n${results.length - failed.length} passed, ${failed.length} failed; screenshots in artifacts/`);
-process.exit(failed.length ? 1 : 0);
+console.log(`\n${results.length - failures()} passed, ${failures()} failed; screenshots in artifacts/`);
+process.exit(failures() ? 1 : 0);
