@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use modscope::flops::training_step_flops;
-use modscope::model::ModelConfig;
+use modscope::model::{ModelConfig, UpdateWeight};
 use modscope::runtime::backend;
 use modscope::tokenizer::{self, Tokenizer};
 use modscope::training::{TrainConfig, corpus, report, train};
@@ -40,6 +40,12 @@ enum Command {
         /// A fixed number of steps instead of a budget (for probing speed).
         #[arg(long, conflicts_with = "flops_budget")]
         steps: Option<usize>,
+        /// Model width (heads of 32, MLP 4× as wide); the shipped models are 160 wide.
+        #[arg(long, default_value_t = 160)]
+        d_model: usize,
+        /// What scales a routed block's output: σ(r) or the paper's raw r (MoD only).
+        #[arg(long, value_enum, default_value_t = WeightArg::Sigmoid)]
+        update_weight: WeightArg,
         #[arg(long, default_value_t = 32)]
         batch: usize,
         #[arg(long, default_value_t = 1e-3)]
@@ -65,6 +71,12 @@ enum Command {
 enum Kind {
     Mod,
     Dense,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum WeightArg {
+    Sigmoid,
+    Raw,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -107,10 +119,15 @@ fn run(cli: Cli) -> Result<(), String> {
             );
             Ok(())
         }
-        Command::Train { model, flops_budget, steps, batch, learning_rate, device, out, eval_every } => {
+        Command::Train { model, d_model, update_weight, flops_budget, steps, batch, learning_rate, device, out, eval_every } => {
             let tok = load_tokenizer(&cli.tokenizer)?;
             let c = corpus::load(&cli.corpus)?;
-            let base = ModelConfig::mod_default(tok.vocab_size());
+            let update_weight = match update_weight {
+                WeightArg::Sigmoid => UpdateWeight::Sigmoid,
+                WeightArg::Raw => UpdateWeight::Raw,
+            };
+            let base = ModelConfig { update_weight, ..ModelConfig::mod_default(tok.vocab_size()).with_width(d_model) };
+            base.validate().map_err(|e| e.to_string())?;
             let cfg = match model {
                 Kind::Mod => base,
                 Kind::Dense => base.dense_twin(),

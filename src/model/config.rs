@@ -20,6 +20,30 @@ pub struct ModelConfig {
     pub capacity: f64,
     /// Hidden width of the causal predictor MLP (d → p → 1).
     pub predictor_width: usize,
+    /// What scales a routed block's output: `σ(r)` (this project's default) or the paper's raw `r`.
+    /// Files written before this field existed used `σ(r)`.
+    #[serde(default)]
+    pub update_weight: UpdateWeight,
+}
+
+/// The factor a routed block's output is multiplied by before it joins the residual stream.
+#[derive(Clone, Copy, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum UpdateWeight {
+    /// `σ(r)`: bounded in (0, 1), the same quantity the predictor is trained against.
+    #[default]
+    Sigmoid,
+    /// The router's raw score `r`, as written in the paper (`x + r · f(x̃)`).
+    Raw,
+}
+
+impl UpdateWeight {
+    pub fn apply(self, r: f32) -> f32 {
+        match self {
+            Self::Sigmoid => 1.0 / (1.0 + (-r).exp()),
+            Self::Raw => r,
+        }
+    }
 }
 
 impl ModelConfig {
@@ -36,7 +60,13 @@ impl ModelConfig {
             routed_layers: (1..n_layers).step_by(2).collect(),
             capacity: 0.125,
             predictor_width: 32,
+            update_weight: UpdateWeight::Sigmoid,
         }
+    }
+
+    /// The same family at another width: heads of 32, an MLP four times as wide.
+    pub fn with_width(&self, d_model: usize) -> Self {
+        Self { d_model, n_heads: (d_model / 32).max(1), d_mlp: 4 * d_model, ..self.clone() }
     }
 
     /// The same model with every block dense.

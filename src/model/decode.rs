@@ -20,7 +20,7 @@ pub struct DecodeState {
 pub struct DecodeStep {
     pub logits: Tensor<1>,
     pub processed: Vec<bool>,
-    /// `sigmoid(r)` and the predictor's probability, for routed layers.
+    /// The update weight (`σ(r)` or `r`) and the predictor's probability, for routed layers.
     pub router_weight: Vec<Option<f32>>,
     pub predictor_prob: Vec<Option<f32>>,
     /// Keys each layer attended over (0 when skipped), for FLOPs accounting.
@@ -79,7 +79,7 @@ impl Model {
         for (l, block) in self.blocks.iter().enumerate() {
             let mut weight = None;
             if let Some(router) = &block.router {
-                let w = sigmoid(router.scores(x.clone(), l));
+                let w = super::routing::update_weight(self.config.update_weight, router.scores(x.clone(), l));
                 let p = sigmoid(router.predictor_logits(x.clone(), l));
                 let read = Transaction::default()
                     .register(w.clone())

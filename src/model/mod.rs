@@ -16,7 +16,7 @@ mod weights;
 mod tests;
 
 pub use block::KeyValues;
-pub use config::{ModelConfig, capacity_k};
+pub use config::{ModelConfig, UpdateWeight, capacity_k};
 pub use decode::{DecodeState, DecodeStep};
 pub use routing::RoutingMode;
 pub use trace::{LayerTrace, RoutingTrace, TraceTensors};
@@ -147,11 +147,11 @@ impl Model {
             let gather_index = selection.indices.clone().reshape([b, n, 1]).expand([b, n, d]);
             let chosen = x.clone().gather(1, gather_index.clone());
             let (delta, kv) = block.residual(chosen, &selection.indices, &rope, None);
-            let mut weight = sigmoid(logits.clone()).gather(1, selection.indices.clone());
+            let mut weight = routing::update_weight(self.config.update_weight, logits.clone()).gather(1, selection.indices.clone());
             if let Some(valid) = selection.valid {
                 weight = weight * valid;
             }
-            // x_i ← x_i + r_i · f(X̃)_i on the chosen tokens; the rest are not touched at all.
+            // x_i ← x_i + w(r_i) · f(X̃)_i on the chosen tokens; the rest are not touched at all.
             x = x.scatter(1, gather_index, delta * weight.reshape([b, n, 1]), IndexingUpdateOp::Add);
             if matches!(mode, RoutingMode::TopK { .. }) {
                 predictor_targets.push((predictor_logits.clone(), selection.member.clone()));
@@ -161,7 +161,7 @@ impl Model {
         }
         residuals.push(x.clone());
         let logits = self.head(x);
-        let trace = TraceTensors { layers: trace_layers, mode, capacity, batch: b, tokens: t };
+        let trace = TraceTensors { layers: trace_layers, mode, capacity, update_weight: self.config.update_weight, batch: b, tokens: t };
         Ok(Forward { logits, trace, predictor_targets, cache, residuals })
     }
 

@@ -3,10 +3,10 @@
 
 use burn::module::Module;
 use burn::nn::{Linear, LinearConfig};
-use burn::tensor::activation::relu;
+use burn::tensor::activation::{relu, sigmoid};
 use burn::tensor::{Device, IndexingUpdateOp, Int, Tensor, TensorData};
 
-use super::ModelConfig;
+use super::{ModelConfig, UpdateWeight};
 use super::block::counted;
 use crate::flops::Term;
 
@@ -17,6 +17,14 @@ pub enum RoutingMode {
     TopK { capacity: f64 },
     /// The causal predictor decides token by token: processed when its probability > 0.5.
     Causal,
+}
+
+/// The factor each token's block output is scaled by, from its router score (any shape).
+pub fn update_weight<const D: usize>(kind: UpdateWeight, scores: Tensor<D>) -> Tensor<D> {
+    match kind {
+        UpdateWeight::Sigmoid => sigmoid(scores),
+        UpdateWeight::Raw => scores,
+    }
 }
 
 #[derive(Module, Debug)]

@@ -18,6 +18,7 @@ fn tiny(routed: Vec<usize>, capacity: f64) -> ModelConfig {
         routed_layers: routed,
         capacity,
         predictor_width: 8,
+        update_weight: Default::default(),
     }
 }
 
@@ -113,7 +114,16 @@ fn skipped_tokens_pass_through_bit_for_bit() {
 
 #[test]
 fn chosen_tokens_are_updated_at_their_true_positions() {
-    let model = Model::new(&tiny(vec![1], 0.25), &device()).unwrap();
+    chosen_tokens_are_updated_at_their_true_positions_with(UpdateWeight::Sigmoid);
+}
+
+#[test]
+fn raw_update_weight_scales_by_the_router_score_itself() {
+    chosen_tokens_are_updated_at_their_true_positions_with(UpdateWeight::Raw);
+}
+
+fn chosen_tokens_are_updated_at_their_true_positions_with(update_weight: UpdateWeight) {
+    let model = Model::new(&ModelConfig { update_weight, ..tiny(vec![1], 0.25) }, &device()).unwrap();
     let dev = device();
     let f = run(&model, &[seq(20, 5)], RoutingMode::TopK { capacity: 0.25 });
     let (x, out) = (f.residuals[1].clone(), floats(f.residuals[2].clone()));
@@ -122,7 +132,11 @@ fn chosen_tokens_are_updated_at_their_true_positions() {
     let chosen: Vec<i64> = (0..20).filter(|&i| layer.processed[i]).map(|i| i as i64).collect();
     let k = chosen.len();
     assert_eq!(k, 5);
-    // The reference: gather by hand, run f at the true positions, scale by sigmoid(r).
+    for (w, &r) in layer.router_weight.iter().zip(&layer.router_logit) {
+        let expected = if update_weight == UpdateWeight::Raw { r } else { 1.0 / (1.0 + (-r).exp()) };
+        assert!((w - expected).abs() < 1e-6, "weight {w} for score {r} under {update_weight:?}");
+    }
+    // The reference: gather by hand, run f at the true positions, scale by the traced weight.
     let expected = |positions: Vec<i64>| {
         let idx = Tensor::<2, Int>::from_data(TensorData::new(chosen.clone(), [1, k]), &dev);
         let pos = Tensor::<2, Int>::from_data(TensorData::new(positions, [1, k]), &dev);

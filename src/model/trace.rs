@@ -3,13 +3,14 @@
 use burn::tensor::{Tensor, Transaction};
 use serde::{Deserialize, Serialize};
 
-use super::{ModelError, RoutingMode, capacity_k};
+use super::{ModelError, RoutingMode, UpdateWeight, capacity_k};
 
 /// Device-side trace of one forward pass; [`TraceTensors::read`] brings it back in one transaction.
 pub struct TraceTensors {
     pub(crate) layers: Vec<Option<RoutedLayerTensors>>,
     pub(crate) mode: RoutingMode,
     pub(crate) capacity: f64,
+    pub(crate) update_weight: UpdateWeight,
     pub(crate) batch: usize,
     pub(crate) tokens: usize,
 }
@@ -26,7 +27,7 @@ pub struct LayerTrace {
     pub routed: bool,
     /// Router logit `r_i` (routed layers; empty for dense ones).
     pub router_logit: Vec<f32>,
-    /// The weight that scales the block's output: `sigmoid(r_i)`.
+    /// The weight that scales the block's output: `σ(r_i)`, or `r_i` for a raw-weight model.
     pub router_weight: Vec<f32>,
     /// 0 for the highest-scoring token of the sequence.
     pub rank: Vec<usize>,
@@ -128,8 +129,8 @@ impl TraceTensors {
                 trace.layers.push(LayerTrace {
                     layer,
                     routed: true,
-                    router_weight: logit.iter().map(|&r| sigmoid(r)).collect(),
-                    topk_threshold: order.get(k.saturating_sub(1)).map(|&i| sigmoid(logit[i])),
+                    router_weight: logit.iter().map(|&r| self.update_weight.apply(r)).collect(),
+                    topk_threshold: order.get(k.saturating_sub(1)).map(|&i| self.update_weight.apply(logit[i])),
                     router_logit: logit,
                     rank,
                     processed: processed[row.clone()].iter().map(|&p| p > 0.5).collect(),

@@ -105,7 +105,7 @@ mod tests {
     #[test]
     fn entropy_and_top5_match_the_definition() {
         let device = Device::flex();
-        let cfg = ModelConfig { vocab_size: 300, d_model: 32, n_heads: 2, n_layers: 2, d_mlp: 64, context: 32, routed_layers: vec![1], capacity: 0.5, predictor_width: 8 };
+        let cfg = ModelConfig { vocab_size: 300, d_model: 32, n_heads: 2, n_layers: 2, d_mlp: 64, context: 32, routed_layers: vec![1], capacity: 0.5, predictor_width: 8, update_weight: Default::default() };
         let model = Model::new(&cfg, &device).unwrap();
         let tokens: Vec<u32> = (0..20).map(|i| (i * 37) % 300).collect();
         let mode = RoutingMode::TopK { capacity: 0.5 };

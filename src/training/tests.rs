@@ -25,6 +25,7 @@ fn setup() -> (ModelConfig, TrainConfig, Vec<u32>) {
         routed_layers: vec![1],
         capacity: 0.25,
         predictor_width: 8,
+        update_weight: Default::default(),
     };
     let train_cfg = TrainConfig {
         batch_size: 4,
