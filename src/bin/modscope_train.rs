@@ -58,10 +58,17 @@ enum Command {
         #[arg(long, default_value_t = 100)]
         eval_every: usize,
     },
-    /// Evaluate the trained models and write the model card's numbers, plot and samples.
+    /// Measure the shipped pair and the isoFLOP sweep; write the model card's numbers and plots.
     Report {
-        #[arg(long, default_value = "runs")]
-        runs: PathBuf,
+        /// The shipped weights.
+        #[arg(long, default_value = "www/models")]
+        models: PathBuf,
+        /// The shipped runs' logs and progress; the sweep's logs are archived under sweep/ here.
+        #[arg(long, default_value = "docs/training")]
+        logs: PathBuf,
+        /// The runs of scripts/isoflop_sweep.sh.
+        #[arg(long, default_value = "runs/sweep")]
+        sweep: PathBuf,
         #[arg(long, default_value = "docs")]
         out: PathBuf,
     },
@@ -169,10 +176,10 @@ fn run(cli: Cli) -> Result<(), String> {
             train(&cfg, &train_cfg, &train_ids, &val_ids, &device, &out, true, None)?;
             Ok(())
         }
-        Command::Report { runs, out } => {
+        Command::Report { models, logs, sweep, out } => {
             let tok = load_tokenizer(&cli.tokenizer)?;
             let c = corpus::load(&cli.corpus)?;
-            report::write(&tok, &c, &runs, &out)
+            report::write(&tok, &c, &report::Paths { models, logs, sweep, out })
         }
     }
 }

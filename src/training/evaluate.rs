@@ -4,7 +4,7 @@ use burn::tensor::activation::log_softmax;
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use serde::Serialize;
 
-use crate::model::{Model, ModelError, RoutingMode};
+use crate::model::{Model, ModelError, RoutingMode, RoutingTrace};
 
 /// Mean next-token cross-entropy (nats) of logits [B, T, V] against targets [B, T].
 pub fn cross_entropy(logits: Tensor<3>, targets: Tensor<2, Int>) -> Tensor<1> {
@@ -18,7 +18,8 @@ pub fn binary_cross_entropy(logits: Tensor<2>, targets: Tensor<2>) -> Tensor<1> 
     (logits.clone().clamp_min(0.0) - logits * targets + softplus_neg_abs).mean()
 }
 
-/// Consecutive windows of `t + 1` tokens from the start of `tokens`: a fixed held-out slice.
+/// Consecutive windows of `t + 1` tokens from the start of `tokens`: a fixed held-out slice
+/// (`usize::MAX` windows: the whole text).
 pub fn windows(tokens: &[u32], t: usize, count: usize) -> Vec<Vec<u32>> {
     tokens.chunks_exact(t + 1).take(count).map(<[u32]>::to_vec).collect()
 }
@@ -38,24 +39,76 @@ pub fn batch_tensors(windows: &[Vec<u32>], device: &Device) -> (Tensor<2, Int>, 
 pub struct Evaluation {
     pub loss: f64,
     pub perplexity: f64,
+    /// Tokens scored (windows × context).
+    pub tokens: usize,
     /// Fraction of routed decisions where the predictor agrees with top-k (None when dense).
     pub predictor_agreement: Option<f64>,
     /// Mean fraction of tokens processed, per layer.
     pub processed_fraction: Vec<f64>,
+    /// Per routed layer, the predictor (p > 0.5) scored against top-k membership; top-k mode only.
+    pub predictor_by_layer: Vec<PredictorScore>,
+}
+
+/// How well the causal predictor finds the tokens top-k chose, in one routed layer.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct PredictorScore {
+    pub layer: usize,
+    pub precision: f64,
+    pub recall: f64,
+    pub agreement: f64,
+    /// What a predictor that skips every token would score: the fraction top-k skipped.
+    pub all_skip_agreement: f64,
+}
+
+#[derive(Default)]
+struct Confusion {
+    true_pos: usize,
+    false_pos: usize,
+    false_neg: usize,
+    total: usize,
+}
+
+impl Confusion {
+    fn score(&self, layer: usize) -> PredictorScore {
+        let ratio = |a: usize, b: usize| if b == 0 { 0.0 } else { a as f64 / b as f64 };
+        let chosen = self.true_pos + self.false_neg;
+        PredictorScore {
+            layer,
+            precision: ratio(self.true_pos, self.true_pos + self.false_pos),
+            recall: ratio(self.true_pos, chosen),
+            agreement: ratio(self.total - self.false_pos - self.false_neg, self.total),
+            all_skip_agreement: ratio(self.total - chosen, self.total),
+        }
+    }
 }
 
 /// Validation loss over `windows` (in batches of `batch`) with the given routing.
 pub fn evaluate(model: &Model, windows: &[Vec<u32>], batch: usize, mode: RoutingMode, device: &Device) -> Result<Evaluation, ModelError> {
-    let (mut loss_sum, mut n) = (0.0, 0usize);
+    evaluate_with(model, windows, batch, mode, device, |_, _| {})
+}
+
+/// [`evaluate`], also handing each window's input tokens and routing trace to `visit`.
+pub fn evaluate_with(
+    model: &Model,
+    windows: &[Vec<u32>],
+    batch: usize,
+    mode: RoutingMode,
+    device: &Device,
+    mut visit: impl FnMut(&[u32], &RoutingTrace),
+) -> Result<Evaluation, ModelError> {
+    let (mut loss_sum, mut n, mut tokens) = (0.0, 0usize, 0usize);
     let (mut agree, mut agree_n) = (0.0, 0usize);
-    let mut processed = vec![0.0; model.config().n_layers];
+    let n_layers = model.config().n_layers;
+    let mut processed = vec![0.0; n_layers];
+    let mut confusion: Vec<Confusion> = (0..n_layers).map(|_| Confusion::default()).collect();
     for chunk in windows.chunks(batch.max(1)) {
         let (input, target) = batch_tensors(chunk, device);
         let f = pollster::block_on(model.forward(input, mode))?;
         let loss = cross_entropy(f.logits, target).into_scalar::<f32>() as f64;
         loss_sum += loss * chunk.len() as f64;
         n += chunk.len();
-        for trace in pollster::block_on(f.trace.read())? {
+        for (trace, window) in pollster::block_on(f.trace.read())?.iter().zip(chunk) {
+            tokens += trace.tokens;
             if let Some(a) = trace.predictor_agreement() {
                 agree += a;
                 agree_n += 1;
@@ -63,13 +116,28 @@ pub fn evaluate(model: &Model, windows: &[Vec<u32>], batch: usize, mode: Routing
             for (p, c) in processed.iter_mut().zip(trace.processed_counts()) {
                 *p += c as f64 / trace.tokens as f64;
             }
+            if matches!(mode, RoutingMode::TopK { .. }) {
+                for l in trace.layers.iter().filter(|l| l.routed) {
+                    let c = &mut confusion[l.layer];
+                    for (&chosen, &p) in l.processed.iter().zip(&l.predictor_prob) {
+                        let predicted = p > 0.5;
+                        c.true_pos += usize::from(chosen && predicted);
+                        c.false_pos += usize::from(!chosen && predicted);
+                        c.false_neg += usize::from(chosen && !predicted);
+                        c.total += 1;
+                    }
+                }
+            }
+            visit(&window[..window.len() - 1], trace);
         }
     }
     let loss = loss_sum / n.max(1) as f64;
     Ok(Evaluation {
         loss,
         perplexity: loss.exp(),
+        tokens,
         predictor_agreement: (agree_n > 0).then(|| agree / agree_n as f64),
         processed_fraction: processed.iter().map(|p| p / n.max(1) as f64).collect(),
+        predictor_by_layer: confusion.iter().enumerate().filter(|(_, c)| c.total > 0).map(|(l, c)| c.score(l)).collect(),
     })
 }

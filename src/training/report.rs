@@ -1,16 +1,19 @@
-//! The model card's numbers: held-out losses, routing statistics, FLOPs, samples, and the
-//! loss-against-training-FLOPs plot. Everything is measured here; nothing is typed in by hand.
+//! The model card's numbers: held-out losses on the whole held-out book, the predictor per layer,
+//! which tokens each routed layer takes, FLOPs and measured time, the isoFLOP sweep with its
+//! verdict, samples, and the plots. Everything is measured here; nothing is typed in by hand.
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
 
+use burn::tensor::{Int, Tensor, TensorData};
 use plotters::prelude::*;
 use serde::Serialize;
 
 use super::corpus::Corpus;
-use super::evaluate::{Evaluation, evaluate, windows};
+use super::evaluate::{Evaluation, evaluate, evaluate_with, windows};
 use crate::flops::{Routing, forward_flops};
-use crate::model::{Model, RoutingMode, load_weights};
+use crate::model::{Model, ModelConfig, RoutingMode, RoutingTrace, UpdateWeight, load_weights};
 use crate::runtime::backend;
 use crate::runtime::generate::Generator;
 use crate::runtime::sample::Rng;
@@ -18,36 +21,104 @@ use crate::tokenizer::Tokenizer;
 
 /// Windows in the fixed held-out slice that the test suite re-checks (kept small so tests are fast).
 pub const CHECK_WINDOWS: usize = 8;
-/// Windows in the larger evaluation the card reports.
-pub const REPORT_WINDOWS: usize = 128;
+/// Windows the depth–entropy correlation is measured on (it needs a full analysis per window).
+const CORRELATION_WINDOWS: usize = 32;
+/// Interleaved timing runs per model for the native forward-pass time.
+const TIMING_RUNS: usize = 15;
+
+/// Where the report reads from and writes to.
+pub struct Paths {
+    /// The shipped weights (`mod.safetensors`, `dense.safetensors`).
+    pub models: PathBuf,
+    /// The shipped runs' logs and progress (`{mod,dense}-log.csv`, `-progress.json`); the sweep's
+    /// logs are archived under `sweep/` here.
+    pub logs: PathBuf,
+    /// `scripts/isoflop_sweep.sh`'s runs: `<budget>/<model>-<width>-<weight>/`.
+    pub sweep: PathBuf,
+    pub out: PathBuf,
+}
 
 #[derive(Serialize)]
 struct ModelReport {
-    config: crate::model::ModelConfig,
+    config: ModelConfig,
     parameters: usize,
     weights_bytes: u64,
     training_flops: f64,
     training_steps: usize,
+    training_tokens: usize,
+    epochs: f64,
+    /// Wall time of the training run and its speed, from the run's own log (not the probe).
+    training_seconds: f64,
+    training_tokens_per_second: f64,
     forward_flops_256: u64,
-    /// Validation loss on the first CHECK_WINDOWS windows, in the mode the card names.
+    /// Median wall time of one forward pass over 256 tokens on this machine's CPU (burn Flex).
+    native_cpu_forward_ms_256: f64,
+    /// Held-out loss on the first CHECK_WINDOWS windows (top-k): what the test suite re-checks.
     check_slice_loss: f64,
-    validation_topk: Evaluation,
-    validation_causal: Evaluation,
+    /// The whole held-out book.
+    heldout_topk: Evaluation,
+    heldout_causal: Evaluation,
     samples: Vec<String>,
+}
+
+/// Which kinds of token one routed layer takes (top-k, whole held-out book).
+#[derive(Serialize)]
+struct LayerRouting {
+    layer: usize,
+    processed_by_token_class: BTreeMap<String, f64>,
+    most_processed_tokens: Vec<(String, f64)>,
+}
+
+#[derive(Serialize, Clone)]
+struct SweepRun {
+    /// The budget the run was given; `training_flops` is what it used (whole steps only).
+    budget: f64,
+    model: String,
+    d_model: usize,
+    update_weight: UpdateWeight,
+    /// "sweep" (CPU, `scripts/isoflop_sweep.sh`) or "shipped" (the pair the page ships).
+    source: String,
+    parameters: usize,
+    steps: usize,
+    batch: usize,
+    epochs: f64,
+    training_flops: f64,
+    training_seconds: f64,
+    forward_flops_per_token: f64,
+    heldout_loss: f64,
+}
+
+/// The verdict rule of the model card, applied at one budget.
+#[derive(Serialize)]
+struct BudgetVerdict {
+    budget: f64,
+    best_dense: String,
+    best_dense_loss: f64,
+    best_mod: String,
+    best_mod_loss: f64,
+    /// The best MoD run's forward FLOPs per token over the best dense run's.
+    forward_flops_ratio: f64,
+    /// The best MoD loss is at or below the best dense loss, at ≤ 60% of its forward FLOPs.
+    mod_pays_off: bool,
 }
 
 #[derive(Serialize)]
 struct Report {
     tokenizer_vocab: usize,
+    training_tokens: usize,
     validation_tokens: usize,
     models: BTreeMap<String, ModelReport>,
-    /// MoD routed layers: for each token class, the fraction of its tokens processed (top-k).
+    /// Per routed layer of the shipped MoD model.
+    routing_by_layer: Vec<LayerRouting>,
+    /// All routed layers pooled: for each token class, the fraction of its tokens processed.
     processed_by_token_class: BTreeMap<String, f64>,
     /// Tokens processed most often by routed blocks (at least 30 occurrences), with their rate.
     most_processed_tokens: Vec<(String, f64)>,
     least_processed_tokens: Vec<(String, f64)>,
-    /// Correlation of a token's depth with its next-token entropy, over the held-out slice.
+    /// Correlation of a token's depth with its next-token entropy (CORRELATION_WINDOWS windows).
     depth_entropy_correlation: Option<f64>,
+    sweep: Vec<SweepRun>,
+    verdicts: Vec<BudgetVerdict>,
 }
 
 const PROMPTS: [&str; 3] = [
@@ -71,48 +142,179 @@ fn class_of(text: &str) -> &'static str {
     }
 }
 
-fn read_log(path: &Path) -> Result<Vec<(f64, f64)>, String> {
+/// (training FLOPs, validation loss) per logged evaluation, and the run's last wall-clock time.
+fn read_log(path: &Path) -> Result<(Vec<(f64, f64)>, f64), String> {
     let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    Ok(text
-        .lines()
-        .skip(1)
-        .filter_map(|l| {
-            let cols: Vec<&str> = l.split(',').collect();
-            Some((cols.get(2)?.parse().ok()?, cols.get(4)?.parse().ok()?))
-        })
-        .collect())
+    let rows: Vec<Vec<f64>> =
+        text.lines().skip(1).map(|l| l.split(',').map(|c| c.parse().unwrap_or(f64::NAN)).collect()).collect();
+    let curve = rows.iter().filter(|r| r.len() > 4).map(|r| (r[2], r[4])).collect();
+    let seconds = rows.last().and_then(|r| r.get(7)).copied().unwrap_or(f64::NAN);
+    Ok((curve, seconds))
 }
 
-fn plot(curves: &[(&str, Vec<(f64, f64)>)], path: &Path) -> Result<(), String> {
+fn read_json(path: &Path) -> Result<serde_json::Value, String> {
+    serde_json::from_slice(&std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+fn err(e: impl std::fmt::Display) -> String {
+    e.to_string()
+}
+
+/// Okabe–Ito colours: distinguishable with the common colour-vision deficiencies.
+const PALETTE: [RGBColor; 6] = [
+    RGBColor(0, 114, 178),
+    RGBColor(230, 159, 0),
+    RGBColor(0, 158, 115),
+    RGBColor(213, 94, 0),
+    RGBColor(86, 180, 233),
+    RGBColor(204, 121, 167),
+];
+
+fn plot_training(curves: &[(&str, Vec<(f64, f64)>)], path: &Path) -> Result<(), String> {
     let max_x = curves.iter().flat_map(|(_, c)| c.iter().map(|p| p.0)).fold(1.0, f64::max);
     let ys: Vec<f64> = curves.iter().flat_map(|(_, c)| c.iter().map(|p| p.1)).collect();
     let (min_y, max_y) = (ys.iter().copied().fold(f64::MAX, f64::min), ys.iter().copied().fold(f64::MIN, f64::max));
     let root = SVGBackend::new(path, (720, 420)).into_drawing_area();
-    root.fill(&WHITE).map_err(|e| e.to_string())?;
+    root.fill(&WHITE).map_err(err)?;
     let mut chart = ChartBuilder::on(&root)
-        .caption("Validation loss against training FLOPs", ("sans-serif", 20))
+        .caption("Shipped pair: validation loss during training", ("sans-serif", 20))
         .margin(12)
         .x_label_area_size(40)
         .y_label_area_size(56)
         .build_cartesian_2d(0.0..max_x * 1.02, (min_y - 0.05)..(max_y.min(min_y + 3.0) + 0.05))
-        .map_err(|e| e.to_string())?;
+        .map_err(err)?;
     chart
         .configure_mesh()
         .x_desc("training FLOPs")
         .y_desc("validation loss (nats/token)")
         .x_label_formatter(&|x| format!("{x:.1e}"))
         .draw()
-        .map_err(|e| e.to_string())?;
-    // Blue and orange: distinguishable with the common colour-vision deficiencies.
-    for ((name, curve), colour) in curves.iter().zip([RGBColor(0, 114, 178), RGBColor(230, 159, 0)]) {
+        .map_err(err)?;
+    for ((name, curve), colour) in curves.iter().zip(PALETTE) {
         chart
             .draw_series(LineSeries::new(curve.iter().copied(), colour.stroke_width(2)))
-            .map_err(|e| e.to_string())?
+            .map_err(err)?
             .label(*name)
             .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], colour.stroke_width(2)));
     }
-    chart.configure_series_labels().border_style(BLACK).background_style(WHITE).draw().map_err(|e| e.to_string())?;
-    root.present().map_err(|e| e.to_string())
+    chart.configure_series_labels().border_style(BLACK).background_style(WHITE).draw().map_err(err)?;
+    root.present().map_err(err)
+}
+
+fn label(run: &SweepRun) -> String {
+    let kind = if run.model == "mod" { "MoD" } else { "dense" };
+    let weight = if run.model == "mod" && run.update_weight == UpdateWeight::Raw { ", raw r" } else { "" };
+    format!("{kind} {}{weight}", run.d_model)
+}
+
+fn loss_range(runs: &[SweepRun]) -> std::ops::Range<f64> {
+    let lo = runs.iter().map(|r| r.heldout_loss).fold(f64::MAX, f64::min);
+    let hi = runs.iter().map(|r| r.heldout_loss).fold(f64::MIN, f64::max);
+    (lo - 0.1)..(hi + 0.1)
+}
+
+/// The paper's figure 3 at this scale: held-out loss against training FLOPs, one line per model
+/// family, the shipped pair marked.
+fn plot_isoflop(runs: &[SweepRun], caption: &str, path: &Path) -> Result<(), String> {
+    let root = SVGBackend::new(path, (760, 460)).into_drawing_area();
+    root.fill(&WHITE).map_err(err)?;
+    let (x_lo, x_hi) = (
+        runs.iter().map(|r| r.training_flops).fold(f64::MAX, f64::min) / 1.5,
+        runs.iter().map(|r| r.training_flops).fold(f64::MIN, f64::max) * 1.5,
+    );
+    let mut chart = ChartBuilder::on(&root)
+        .caption(caption, ("sans-serif", 17))
+        .margin(12)
+        .x_label_area_size(40)
+        .y_label_area_size(56)
+        .build_cartesian_2d((x_lo..x_hi).log_scale(), loss_range(runs))
+        .map_err(err)?;
+    chart
+        .configure_mesh()
+        .light_line_style(RGBColor(238, 238, 238))
+        .x_desc("training FLOPs (log scale)")
+        .y_desc("held-out loss, all of Persuasion (nats/token)")
+        .x_label_formatter(&|x| format!("{x:.0e}"))
+        .draw()
+        .map_err(err)?;
+    let mut families: Vec<String> = runs.iter().filter(|r| r.source == "sweep").map(label).collect();
+    families.sort();
+    families.dedup();
+    for (family, colour) in families.iter().zip(PALETTE.iter().cycle()) {
+        let mut points: Vec<(f64, f64)> =
+            runs.iter().filter(|r| r.source == "sweep" && &label(r) == family).map(|r| (r.training_flops, r.heldout_loss)).collect();
+        points.sort_by(|a, b| a.0.total_cmp(&b.0));
+        let colour = *colour;
+        let is_mod = family.starts_with("MoD");
+        chart
+            .draw_series(LineSeries::new(points.clone(), colour.stroke_width(2)))
+            .map_err(err)?
+            .label(family.as_str())
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], colour.stroke_width(2)));
+        // A second cue besides colour: triangles for MoD, circles for dense.
+        if is_mod {
+            chart.draw_series(points.iter().map(|&p| TriangleMarker::new(p, 6, colour.filled()))).map_err(err)?;
+        } else {
+            chart.draw_series(points.iter().map(|&p| Circle::new(p, 5, colour.filled()))).map_err(err)?;
+        }
+    }
+    for run in runs.iter().filter(|r| r.source == "shipped") {
+        let p = (run.training_flops, run.heldout_loss);
+        chart.draw_series([Circle::new(p, 8, BLACK.stroke_width(2))]).map_err(err)?;
+        chart
+            .draw_series([Text::new(format!("shipped {} (data-limited)", label(run)), (p.0 / 7.5, p.1 - 0.015), ("sans-serif", 12))])
+            .map_err(err)?;
+    }
+    chart.configure_series_labels().position(SeriesLabelPosition::UpperRight).border_style(BLACK).background_style(WHITE).draw().map_err(err)?;
+    root.present().map_err(err)
+}
+
+/// The paper's figure 4 at this scale: held-out loss against forward FLOPs per token, per budget.
+fn plot_forward(runs: &[SweepRun], path: &Path) -> Result<(), String> {
+    let sweep: Vec<SweepRun> = runs.iter().filter(|r| r.source == "sweep" && r.update_weight == UpdateWeight::Sigmoid).cloned().collect();
+    let root = SVGBackend::new(path, (760, 460)).into_drawing_area();
+    root.fill(&WHITE).map_err(err)?;
+    let x_hi = sweep.iter().map(|r| r.forward_flops_per_token).fold(0.0, f64::max) * 1.1;
+    let mut chart = ChartBuilder::on(&root)
+        .caption("Held-out loss against forward FLOPs per token, per training budget", ("sans-serif", 17))
+        .margin(12)
+        .x_label_area_size(40)
+        .y_label_area_size(56)
+        .build_cartesian_2d(0.0..x_hi, loss_range(&sweep))
+        .map_err(err)?;
+    chart
+        .configure_mesh()
+        .light_line_style(RGBColor(238, 238, 238))
+        .x_desc("forward FLOPs per token (T = 256)")
+        .y_desc("held-out loss (nats/token)")
+        .x_label_formatter(&|x| format!("{:.1}M", x / 1e6))
+        .draw()
+        .map_err(err)?;
+    let mut budgets: Vec<f64> = sweep.iter().map(|r| r.budget).collect();
+    budgets.sort_by(f64::total_cmp);
+    budgets.dedup();
+    for (&budget, colour) in budgets.iter().zip(PALETTE) {
+        for model in ["dense", "mod"] {
+            let mut points: Vec<(f64, f64)> = sweep
+                .iter()
+                .filter(|r| r.budget == budget && r.model == model)
+                .map(|r| (r.forward_flops_per_token, r.heldout_loss))
+                .collect();
+            points.sort_by(|a, b| a.0.total_cmp(&b.0));
+            let style = if model == "mod" { colour.stroke_width(2) } else { colour.mix(0.6).stroke_width(1) };
+            let series = chart.draw_series(LineSeries::new(points.clone(), style)).map_err(err)?;
+            if model == "dense" {
+                series
+                    .label(format!("{budget:.1e} FLOPs (dense ●, MoD ▲)"))
+                    .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], colour.stroke_width(2)));
+                chart.draw_series(points.iter().map(|&p| Circle::new(p, 5, colour.filled()))).map_err(err)?;
+            } else {
+                chart.draw_series(points.iter().map(|&p| TriangleMarker::new(p, 6, colour.filled()))).map_err(err)?;
+            }
+        }
+    }
+    chart.configure_series_labels().position(SeriesLabelPosition::UpperRight).border_style(BLACK).background_style(WHITE).draw().map_err(err)?;
+    root.present().map_err(err)
 }
 
 fn samples(model: &Model, tok: &Tokenizer) -> Result<Vec<String>, String> {
@@ -120,11 +322,11 @@ fn samples(model: &Model, tok: &Tokenizer) -> Result<Vec<String>, String> {
     PROMPTS
         .iter()
         .map(|prompt| {
-            let mut generator = pollster::block_on(Generator::new(model, &tok.encode(prompt), &device)).map_err(|e| e.to_string())?;
+            let mut generator = pollster::block_on(Generator::new(model, &tok.encode(prompt), &device)).map_err(err)?;
             let mut rng = Rng::new(7);
             let mut out = Vec::new();
             while out.len() < 60 {
-                match pollster::block_on(generator.next(0.8, 40, &mut rng)).map_err(|e| e.to_string())? {
+                match pollster::block_on(generator.next(0.8, 40, &mut rng)).map_err(err)? {
                     Some((t, _)) => out.push(t),
                     None => break,
                 }
@@ -134,114 +336,279 @@ fn samples(model: &Model, tok: &Tokenizer) -> Result<Vec<String>, String> {
         .collect()
 }
 
-/// Loads `runs/{mod,dense}/model.safetensors`, measures everything, writes `out/report.json` and
-/// `out/loss_vs_flops.svg`.
-pub fn write(tok: &Tokenizer, corpus: &Corpus, runs: &Path, out: &Path) -> Result<(), String> {
-    std::fs::create_dir_all(out).map_err(|e| e.to_string())?;
+/// Median milliseconds of one forward pass (logits read back) over `tokens`, the models timed in
+/// turn so that machine noise hits both alike.
+fn time_forward(models: &[&Model], tokens: &[u32]) -> Result<Vec<f64>, String> {
     let device = backend::cpu();
-    let val_ids = tok.encode(&corpus.validation);
+    let ids: Vec<i64> = tokens.iter().map(|&t| i64::from(t)).collect();
+    let mut times = vec![Vec::new(); models.len()];
+    for run in 0..TIMING_RUNS + 2 {
+        for (model, times) in models.iter().zip(&mut times) {
+            let input = Tensor::<2, Int>::from_data(TensorData::new(ids.clone(), [1, ids.len()]), &device);
+            let started = Instant::now();
+            let f = pollster::block_on(model.forward(input, RoutingMode::TopK { capacity: model.config().capacity })).map_err(err)?;
+            f.logits.into_data();
+            // The first two rounds warm caches and allocators.
+            if run >= 2 {
+                times.push(started.elapsed().as_secs_f64() * 1e3);
+            }
+        }
+    }
+    Ok(times
+        .into_iter()
+        .map(|mut t| {
+            t.sort_by(f64::total_cmp);
+            t[t.len() / 2]
+        })
+        .collect())
+}
+
+fn forward_flops_per_token(cfg: &ModelConfig) -> f64 {
+    forward_flops(cfg, cfg.context, &Routing::TopK { capacity: cfg.capacity }).total() as f64 / cfg.context as f64
+}
+
+/// Evaluates every finished run of the sweep on the whole held-out book and archives its log.
+fn sweep_runs(paths: &Paths, heldout: &[Vec<u32>], training_tokens: usize) -> Result<Vec<SweepRun>, String> {
+    let device = backend::cpu();
+    let mut runs = Vec::new();
+    let Ok(budgets) = std::fs::read_dir(&paths.sweep) else {
+        return Ok(runs);
+    };
+    let mut dirs: Vec<(f64, PathBuf)> = Vec::new();
+    for budget_dir in budgets.flatten() {
+        let Ok(budget) = budget_dir.file_name().to_string_lossy().parse::<f64>() else { continue };
+        for run in std::fs::read_dir(budget_dir.path()).map_err(err)?.flatten() {
+            dirs.push((budget, run.path()));
+        }
+    }
+    dirs.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+    let archive = paths.logs.join("sweep");
+    std::fs::create_dir_all(&archive).map_err(err)?;
+    for (budget, dir) in dirs {
+        let weights = dir.join("model.safetensors");
+        if !weights.exists() {
+            eprintln!("{}: not finished; left out", dir.display());
+            continue;
+        }
+        let model = load_weights(&std::fs::read(&weights).map_err(err)?, &device).map_err(err)?;
+        let cfg = model.config().clone();
+        let progress = read_json(&dir.join("checkpoint/progress.json"))?;
+        let batch = progress["config"]["batch_size"].as_u64().unwrap_or(0) as usize;
+        let steps = progress["step"].as_u64().unwrap_or(0) as usize;
+        let (_, seconds) = read_log(&dir.join("log.csv"))?;
+        let name = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        std::fs::copy(dir.join("log.csv"), archive.join(format!("{budget:e}-{name}.csv"))).map_err(err)?;
+        let loss = evaluate(&model, heldout, 16, RoutingMode::TopK { capacity: cfg.capacity }, &device).map_err(err)?.loss;
+        println!("{budget:e} {name}: held-out loss {loss:.4}");
+        runs.push(SweepRun {
+            budget,
+            model: if cfg.is_dense() { "dense" } else { "mod" }.into(),
+            d_model: cfg.d_model,
+            update_weight: cfg.update_weight,
+            source: "sweep".into(),
+            parameters: parameter_count(&cfg),
+            steps,
+            batch,
+            epochs: (steps * batch * cfg.context) as f64 / training_tokens as f64,
+            training_flops: progress["training_flops"].as_f64().unwrap_or(f64::NAN),
+            training_seconds: seconds,
+            forward_flops_per_token: forward_flops_per_token(&cfg),
+            heldout_loss: loss,
+        });
+    }
+    Ok(runs)
+}
+
+/// The card's verdict rule at each budget of the sweep (σ(r) MoD runs against dense runs).
+fn verdicts(runs: &[SweepRun]) -> Vec<BudgetVerdict> {
+    let mut budgets: Vec<f64> = runs.iter().filter(|r| r.source == "sweep").map(|r| r.budget).collect();
+    budgets.sort_by(f64::total_cmp);
+    budgets.dedup();
+    let best = |budget: f64, model: &str| {
+        runs.iter()
+            .filter(|r| r.source == "sweep" && r.budget == budget && r.model == model && r.update_weight == UpdateWeight::Sigmoid)
+            .min_by(|a, b| a.heldout_loss.total_cmp(&b.heldout_loss))
+    };
+    budgets
+        .into_iter()
+        .filter_map(|budget| {
+            let (dense, moe) = (best(budget, "dense")?, best(budget, "mod")?);
+            let ratio = moe.forward_flops_per_token / dense.forward_flops_per_token;
+            Some(BudgetVerdict {
+                budget,
+                best_dense: label(dense),
+                best_dense_loss: dense.heldout_loss,
+                best_mod: label(moe),
+                best_mod_loss: moe.heldout_loss,
+                forward_flops_ratio: ratio,
+                mod_pays_off: moe.heldout_loss <= dense.heldout_loss && ratio <= 0.6,
+            })
+        })
+        .collect()
+}
+
+/// Measures the shipped pair and the sweep; writes `report.json`, `loss_vs_flops.svg`,
+/// `isoflop.svg` and `loss_vs_forward_flops.svg` into `paths.out`, and `isoflop.svg` beside the
+/// shipped weights too.
+pub fn write(tok: &Tokenizer, corpus: &Corpus, paths: &Paths) -> Result<(), String> {
+    std::fs::create_dir_all(&paths.out).map_err(err)?;
+    let device = backend::cpu();
+    let (train_ids, val_ids) = (tok.encode(&corpus.train), tok.encode(&corpus.validation));
+    let mut loaded = BTreeMap::new();
+    for name in ["mod", "dense"] {
+        let path = paths.models.join(format!("{name}.safetensors"));
+        let bytes = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let model = load_weights(&bytes, &device).map_err(err)?;
+        loaded.insert(name, (model, bytes.len() as u64));
+    }
+    let context = loaded["mod"].0.config().context;
+    let heldout = windows(&val_ids, context, usize::MAX);
+    let timing = time_forward(&[&loaded["mod"].0, &loaded["dense"].0], &heldout[0][..context])?;
+
     let mut models = BTreeMap::new();
     let mut curves = Vec::new();
-    let mut class_rates = BTreeMap::new();
-    let (mut most, mut least) = (Vec::new(), Vec::new());
+    let mut shipped_rows = Vec::new();
+    let mut routing_by_layer = Vec::new();
+    let mut pooled: BTreeMap<String, (f64, f64)> = BTreeMap::new();
+    let mut by_token: BTreeMap<u32, (f64, f64)> = BTreeMap::new();
     let mut correlation = None;
-    for name in ["mod", "dense"] {
-        let path = runs.join(name).join("model.safetensors");
-        let bytes = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-        let model = load_weights(&bytes, &device).map_err(|e| e.to_string())?;
+    let classes: Vec<&str> = (0..tok.vocab_size() as u32).map(|t| class_of(&tok.token_text(t))).collect();
+    for (name, ms) in ["mod", "dense"].into_iter().zip(timing) {
+        let (model, weights_bytes) = &loaded[name];
         let cfg = model.config().clone();
-        let report_windows = windows(&val_ids, cfg.context, REPORT_WINDOWS);
         let topk = RoutingMode::TopK { capacity: cfg.capacity };
-        let validation_topk = evaluate(&model, &report_windows, 8, topk, &device).map_err(|e| e.to_string())?;
-        let validation_causal = evaluate(&model, &report_windows, 8, RoutingMode::Causal, &device).map_err(|e| e.to_string())?;
-        let check = evaluate(&model, &report_windows[..CHECK_WINDOWS], 8, topk, &device).map_err(|e| e.to_string())?;
-        let log = read_log(&runs.join(name).join("log.csv"))?;
-        let progress: serde_json::Value = serde_json::from_slice(
-            &std::fs::read(runs.join(name).join("checkpoint/progress.json")).map_err(|e| e.to_string())?,
-        )
-        .map_err(|e| e.to_string())?;
-        if name == "mod" {
-            let stats = routing_statistics(&model, tok, &report_windows[..32], &device)?;
-            (class_rates, most, least, correlation) = stats;
+        // Per layer: class → (processed, seen), token → (processed, seen).
+        let mut layer_classes: BTreeMap<usize, BTreeMap<String, (f64, f64)>> = BTreeMap::new();
+        let mut layer_tokens: BTreeMap<usize, BTreeMap<u32, (f64, f64)>> = BTreeMap::new();
+        let heldout_topk = evaluate_with(model, &heldout, 16, topk, &device, |tokens, trace: &RoutingTrace| {
+            for l in trace.layers.iter().filter(|l| l.routed) {
+                for (&t, &hit) in tokens.iter().zip(&l.processed) {
+                    let hit = f64::from(u8::from(hit));
+                    for counts in [layer_classes.entry(l.layer).or_default().entry(classes[t as usize].to_string()).or_default(), pooled.entry(classes[t as usize].to_string()).or_default()] {
+                        counts.0 += hit;
+                        counts.1 += 1.0;
+                    }
+                    for counts in [layer_tokens.entry(l.layer).or_default().entry(t).or_default(), by_token.entry(t).or_default()] {
+                        counts.0 += hit;
+                        counts.1 += 1.0;
+                    }
+                }
+            }
+        })
+        .map_err(err)?;
+        let heldout_causal = evaluate(model, &heldout, 16, RoutingMode::Causal, &device).map_err(err)?;
+        let check = evaluate(model, &heldout[..CHECK_WINDOWS], 8, topk, &device).map_err(err)?;
+        if !cfg.is_dense() {
+            for (layer, counts) in layer_classes {
+                routing_by_layer.push(LayerRouting {
+                    layer,
+                    processed_by_token_class: counts.into_iter().map(|(k, (h, n))| (k, h / n)).collect(),
+                    most_processed_tokens: ranked(tok, &layer_tokens[&layer], 30.0).into_iter().take(8).collect(),
+                });
+            }
+            correlation = depth_entropy_correlation(model, &heldout[..CORRELATION_WINDOWS], &device)?;
         }
-        curves.push((if name == "mod" { "MoD (12.5%, every other block)" } else { "dense baseline" }, log));
+        let (log, seconds) = read_log(&paths.logs.join(format!("{name}-log.csv")))?;
+        let progress = read_json(&paths.logs.join(format!("{name}-progress.json")))?;
+        let steps = progress["step"].as_u64().unwrap_or(0) as usize;
+        let batch = progress["config"]["batch_size"].as_u64().unwrap_or(0) as usize;
+        let training_tokens = steps * batch * cfg.context;
+        let training_flops = progress["training_flops"].as_f64().unwrap_or(f64::NAN);
+        curves.push((if name == "mod" { "MoD (12.5%, every other block)" } else { "dense twin" }, log));
+        shipped_rows.push(SweepRun {
+            budget: training_flops,
+            model: name.into(),
+            d_model: cfg.d_model,
+            update_weight: cfg.update_weight,
+            source: "shipped".into(),
+            parameters: parameter_count(&cfg),
+            steps,
+            batch,
+            epochs: training_tokens as f64 / train_ids.len() as f64,
+            training_flops,
+            training_seconds: seconds,
+            forward_flops_per_token: forward_flops_per_token(&cfg),
+            heldout_loss: heldout_topk.loss,
+        });
         models.insert(
             name.to_string(),
             ModelReport {
                 parameters: parameter_count(&cfg),
-                weights_bytes: bytes.len() as u64,
-                training_flops: progress["training_flops"].as_f64().unwrap_or(0.0),
-                training_steps: progress["step"].as_u64().unwrap_or(0) as usize,
+                weights_bytes: *weights_bytes,
+                training_flops,
+                training_steps: steps,
+                training_tokens,
+                epochs: training_tokens as f64 / train_ids.len() as f64,
+                training_seconds: seconds,
+                training_tokens_per_second: training_tokens as f64 / seconds,
                 forward_flops_256: forward_flops(&cfg, cfg.context, &Routing::TopK { capacity: cfg.capacity }).total(),
+                native_cpu_forward_ms_256: ms,
                 check_slice_loss: check.loss,
-                validation_topk,
-                validation_causal,
-                samples: samples(&model, tok)?,
+                heldout_topk,
+                heldout_causal,
+                samples: samples(model, tok)?,
                 config: cfg,
             },
         );
     }
-    plot(&curves, &out.join("loss_vs_flops.svg"))?;
+    plot_training(&curves, &paths.out.join("loss_vs_flops.svg"))?;
+
+    let mut sweep = sweep_runs(paths, &heldout, train_ids.len())?;
+    let verdicts = verdicts(&sweep);
+    sweep.extend(shipped_rows);
+    if sweep.iter().any(|r| r.source == "sweep") {
+        let paid = verdicts.iter().filter(|v| v.mod_pays_off).count();
+        let caption = format!("isoFLOP: MoD at or below the best dense loss, at ≤ 60% of its forward FLOPs, at {paid} of {} budgets", verdicts.len());
+        plot_isoflop(&sweep, &caption, &paths.out.join("isoflop.svg"))?;
+        // The page's "Did MoD pay off?" panel loads it from beside the weights.
+        std::fs::copy(paths.out.join("isoflop.svg"), paths.models.join("isoflop.svg")).map_err(err)?;
+        plot_forward(&sweep, &paths.out.join("loss_vs_forward_flops.svg"))?;
+    }
+    let pooled_rates = pooled.into_iter().map(|(k, (h, n))| (k, h / n)).collect();
+    let ranked_tokens = ranked(tok, &by_token, 30.0 * 4.0);
     let report = Report {
         tokenizer_vocab: tok.vocab_size(),
+        training_tokens: train_ids.len(),
         validation_tokens: val_ids.len(),
         models,
-        processed_by_token_class: class_rates,
-        most_processed_tokens: most,
-        least_processed_tokens: least,
+        routing_by_layer,
+        processed_by_token_class: pooled_rates,
+        most_processed_tokens: ranked_tokens.iter().take(12).cloned().collect(),
+        least_processed_tokens: ranked_tokens.iter().rev().take(12).cloned().collect(),
         depth_entropy_correlation: correlation,
+        sweep,
+        verdicts,
     };
-    std::fs::write(out.join("report.json"), serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?)
-        .map_err(|e| e.to_string())?;
-    println!("{}", serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?);
+    let json = serde_json::to_string_pretty(&report).map_err(err)?;
+    std::fs::write(paths.out.join("report.json"), &json).map_err(err)?;
+    println!("{json}");
     Ok(())
 }
 
-fn parameter_count(cfg: &crate::model::ModelConfig) -> usize {
+/// Tokens seen at least `min_seen` times, most often processed first, with their rate.
+fn ranked(tok: &Tokenizer, counts: &BTreeMap<u32, (f64, f64)>, min_seen: f64) -> Vec<(String, f64)> {
+    let mut tokens: Vec<(String, f64)> =
+        counts.iter().filter(|(_, (_, n))| *n >= min_seen).map(|(&t, &(h, n))| (tok.token_text(t), h / n)).collect();
+    tokens.sort_by(|a, b| b.1.total_cmp(&a.1));
+    tokens
+}
+
+fn parameter_count(cfg: &ModelConfig) -> usize {
     let (d, h, v, p) = (cfg.d_model, cfg.d_mlp, cfg.vocab_size, cfg.predictor_width);
     let block = 4 * d + (3 * d * d + 3 * d) + (d * d + d) + (d * h + h) + (h * d + d);
     let router = d + (d * p + p) + (p + 1);
     v * d + cfg.n_layers * block + cfg.routed_layers.len() * router + 2 * d + d * v
 }
 
-type Stats = (BTreeMap<String, f64>, Vec<(String, f64)>, Vec<(String, f64)>, Option<f64>);
-
-/// Which tokens the routed blocks pick (top-k), and whether depth tracks next-token entropy.
-fn routing_statistics(model: &Model, tok: &Tokenizer, slice: &[Vec<u32>], device: &burn::tensor::Device) -> Result<Stats, String> {
-    let mut by_class: BTreeMap<String, (f64, f64)> = BTreeMap::new();
-    let mut by_token: BTreeMap<u32, (f64, f64)> = BTreeMap::new();
+/// Whether the tokens that get more blocks are the ones whose next token is harder to predict.
+fn depth_entropy_correlation(model: &Model, slice: &[Vec<u32>], device: &burn::tensor::Device) -> Result<Option<f64>, String> {
     let (mut depths, mut entropies) = (Vec::new(), Vec::new());
     for w in slice {
         let tokens = &w[..w.len() - 1];
-        let a = pollster::block_on(crate::runtime::session::analyse(
-            model,
-            tokens,
-            RoutingMode::TopK { capacity: model.config().capacity },
-            device,
-        ))
-        .map_err(|e| e.to_string())?;
-        for l in a.trace.layers.iter().filter(|l| l.routed) {
-            for (i, &t) in tokens.iter().enumerate() {
-                let hit = f64::from(u8::from(l.processed[i]));
-                let c = by_class.entry(class_of(&tok.token_text(t)).to_string()).or_default();
-                c.0 += hit;
-                c.1 += 1.0;
-                let e = by_token.entry(t).or_default();
-                e.0 += hit;
-                e.1 += 1.0;
-            }
-        }
+        let a = pollster::block_on(crate::runtime::session::analyse(model, tokens, RoutingMode::TopK { capacity: model.config().capacity }, device))
+            .map_err(err)?;
         depths.extend(a.trace.depth().iter().map(|&d| d as f64));
         entropies.extend(a.entropy.iter().map(|&e| e as f64));
     }
-    let rates: BTreeMap<String, f64> = by_class.into_iter().map(|(k, (h, n))| (k, h / n)).collect();
-    let mut tokens: Vec<(String, f64)> = by_token
-        .into_iter()
-        .filter(|(_, (_, n))| *n >= 30.0 * 4.0)
-        .map(|(t, (h, n))| (tok.token_text(t), h / n))
-        .collect();
-    tokens.sort_by(|a, b| b.1.total_cmp(&a.1));
-    let most = tokens.iter().take(12).cloned().collect();
-    let least = tokens.iter().rev().take(12).cloned().collect();
-    Ok((rates, most, least, crate::runtime::session::correlation(&depths, &entropies)))
+    Ok(crate::runtime::session::correlation(&depths, &entropies))
 }

@@ -108,3 +108,27 @@ fn shipped_weights_reproduce_the_model_card_losses() {
         assert!((loss - card).abs() < 1e-3, "{name}: validation loss {loss} but the model card says {card}");
     }
 }
+
+/// The shipped pair's row of the isoFLOP study: its loss on the whole held-out book.
+#[test]
+fn shipped_weights_reproduce_their_isoflop_row() {
+    use super::corpus;
+    use super::evaluate::{evaluate, windows};
+    use crate::model::load_weights;
+
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let report: serde_json::Value = serde_json::from_slice(&std::fs::read(root.join("docs/report.json")).unwrap()).unwrap();
+    let tok = tokenizer::Tokenizer::from_json(&std::fs::read_to_string(root.join("www/models/tokenizer.json")).unwrap()).unwrap();
+    let validation = tok.encode(&corpus::read_book(&root.join("data/austen"), corpus::VALIDATION_BOOK).unwrap());
+    let device = backend::cpu();
+    for name in ["mod", "dense"] {
+        let row = report["sweep"].as_array().unwrap().iter().find(|r| r["source"] == "shipped" && r["model"] == name).unwrap();
+        let model = load_weights(&std::fs::read(root.join(format!("www/models/{name}.safetensors"))).unwrap(), &device).unwrap();
+        let book = windows(&validation, model.config().context, usize::MAX);
+        let mode = RoutingMode::TopK { capacity: model.config().capacity };
+        let loss = evaluate(&model, &book, 16, mode, &device).unwrap().loss;
+        let card = row["heldout_loss"].as_f64().unwrap();
+        assert!((loss - card).abs() < 1e-3, "{name}: whole-book loss {loss} but the isoFLOP row says {card}");
+        assert_eq!(row["training_flops"], report["models"][name]["training_flops"]);
+    }
+}
