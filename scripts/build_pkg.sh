@@ -14,8 +14,17 @@ linked="$target_dir/wasm32-unknown-unknown/wasm-release/modscope-web.wasm"
 rm -rf pkg && mkdir -p pkg/models
 wasm-bindgen --target web --no-typescript --out-dir pkg --out-name modscope "$linked"
 # -O3, not -Os: measured, the size levels slow the matrix kernels more than they save.
-tests/browser/node_modules/.bin/wasm-opt -O3 --strip-debug --strip-producers --strip-target-features \
-    pkg/modscope_bg.wasm -o pkg/modscope_bg.wasm
+# wasm-opt takes minutes on two cores and is deterministic, so its output is kept per input hash:
+# a rebuild whose wasm did not change (a new stylesheet, new weights) reuses it.
+opt_flags="-O3 --strip-debug --strip-producers --strip-target-features"
+cache="$target_dir/wasm-opt-cache/$( (sha256sum < pkg/modscope_bg.wasm; echo "$opt_flags") | sha256sum | cut -c1-32).wasm"
+if [ ! -f "$cache" ]; then
+    mkdir -p "$(dirname "$cache")"
+    # shellcheck disable=SC2086 # the flags are words
+    tests/browser/node_modules/.bin/wasm-opt $opt_flags pkg/modscope_bg.wasm -o "$cache.tmp"
+    mv "$cache.tmp" "$cache"
+fi
+cp "$cache" pkg/modscope_bg.wasm
 cp www/modscope-element.js pkg/
 cp www/style.css pkg/modscope.css
 cp www/page.html pkg/index.html
