@@ -4,10 +4,11 @@
 //
 //   <script type="module" src="pkg/modscope-element.js"></script>
 //   <mod-demo text="It is a truth…" capacity="0.25" mode="topk" panels="heatmap" theme="dark"></mod-demo>
+//   <mod-demo chrome="none" text="…"><span slot="caption">Figure 1: …</span></mod-demo>   (a figure)
 import init, { preload, mount_demo } from './modscope.js';
 
 const base = new URL('./', import.meta.url).href;
-const ATTRIBUTES = ['text', 'capacity', 'mode', 'backend', 'panels', 'theme', 'readonly', 'autorun', 'height'];
+const ATTRIBUTES = ['text', 'capacity', 'mode', 'backend', 'panels', 'theme', 'readonly', 'autorun', 'height', 'chrome'];
 let ready = null;
 
 /** Starts the wasm module and fetches the weights, once for the whole page. */

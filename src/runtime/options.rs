@@ -25,8 +25,8 @@ pub enum Panels {
 }
 
 /// How an instance is set up: from the URL (`?text=…&capacity=…&mode=topk|causal&backend=cpu&
-/// panels=heatmap|flops|full&theme=light|dark&readonly=1&autorun=0&height=…`) or the same-named
-/// attributes of `<mod-demo>`.
+/// panels=heatmap|flops|full&theme=light|dark&readonly=1&autorun=0&height=…&chrome=none`) or the
+/// same-named attributes of `<mod-demo>`.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Options {
     pub settings: Settings,
@@ -35,6 +35,9 @@ pub struct Options {
     pub readonly: bool,
     pub autorun: bool,
     pub height: Option<String>,
+    /// `chrome="none"`: a figure for a slide or an article: the heatmap and its legend only, no
+    /// controls, as tall as its content, with a caption slot.
+    pub figure: bool,
     /// Folder holding `models/`.
     pub asset_base: String,
     /// The full page that share links open.
@@ -55,6 +58,7 @@ pub struct RawOptions {
     pub readonly: Option<String>,
     pub autorun: Option<String>,
     pub height: Option<String>,
+    pub chrome: Option<String>,
 }
 
 fn flag(v: &Option<String>, default: bool) -> bool {
@@ -90,6 +94,7 @@ impl Options {
             readonly: flag(&raw.readonly, false),
             autorun: flag(&raw.autorun, true),
             height,
+            figure: raw.chrome.as_deref() == Some("none"),
             asset_base,
             page_url,
             standalone,
@@ -121,6 +126,8 @@ mod tests {
         let o = parse(raw);
         assert_eq!((o.settings.text.as_str(), o.settings.capacity, o.settings.causal), ("Emma", 0.5, true));
         assert_eq!((o.panels, o.theme.as_deref(), o.height.as_deref()), (Panels::Heatmap, Some("dark"), Some("640px")));
+        assert!(!o.figure);
+        assert!(parse(RawOptions { chrome: Some("none".into()), ..Default::default() }).figure);
         let o = parse(RawOptions {
             capacity: Some("NaN".into()),
             theme: Some("neon".into()),
@@ -136,13 +143,14 @@ mod tests {
         /// a capacity the model accepts, a known theme, and a height that is only a CSS length.
         #[test]
         fn any_attribute_values_give_usable_options(
-            values in proptest::collection::vec(proptest::option::of(any::<String>()), 9),
+            values in proptest::collection::vec(proptest::option::of(any::<String>()), 10),
         ) {
             let v = |i: usize| values[i].clone();
             let o = parse(RawOptions {
                 text: v(0), capacity: v(1), mode: v(2), backend: v(3), panels: v(4), theme: v(5),
-                readonly: v(6), autorun: v(7), height: v(8),
+                readonly: v(6), autorun: v(7), height: v(8), chrome: v(9),
             });
+            prop_assert_eq!(o.figure, v(9).as_deref() == Some("none"));
             prop_assert!((0.125..=1.0).contains(&o.settings.capacity));
             prop_assert!(o.theme.is_none() || matches!(o.theme.as_deref(), Some("light" | "dark")));
             if let Some(h) = &o.height {

@@ -1,81 +1,127 @@
-//! The paper's two side pictures: the histogram of router weights (figure 5) and each token's
-//! next-token entropy against its depth.
+//! The paper's two side pictures: the histogram of router weights (its figure 5), one per routed
+//! layer with that layer's own threshold, and each token's next-token entropy against its routed
+//! depth.
 
 use leptos::prelude::*;
 
 use super::PageState;
+use super::heatmap::routed_depth;
+use crate::model::RoutingMode;
 use crate::runtime::session::correlation;
 
-const W: f64 = 320.0;
-const H: f64 = 150.0;
+const W: f64 = 220.0;
+const H: f64 = 130.0;
+/// Left and bottom margins for the axes' labels.
+const LEFT: f64 = 26.0;
+const BOTTOM: f64 = 18.0;
 const BINS: usize = 20;
 
 #[component]
-pub fn WeightHistogram() -> impl IntoView {
+pub fn WeightHistograms() -> impl IntoView {
     let page = expect_context::<PageState>();
     view! {
-        <section class="panel half" aria-labelledby="hist-title">
-            <h2 id="hist-title">"Router weights"</h2>
+        <section class="panel" aria-labelledby="hist-title">
+            <h2 id="hist-title">"Router weights, per routed layer"</h2>
             {move || page.result.get().map(|r| {
-                let weights: Vec<f32> = r.routed.trace.layers.iter().filter(|l| l.routed).flat_map(|l| l.router_weight.iter().copied()).collect();
-                let mut counts = [0usize; BINS];
-                for &w in &weights {
-                    counts[((w * BINS as f32) as usize).min(BINS - 1)] += 1;
-                }
-                let max = counts.iter().copied().max().unwrap_or(1).max(1) as f64;
-                let above = weights.iter().filter(|&&w| w > 0.5).count() as f64 / weights.len().max(1) as f64;
-                let thresholds: Vec<f32> = r.routed.trace.layers.iter().filter_map(|l| l.topk_threshold).collect();
-                let threshold = thresholds.iter().sum::<f32>() / thresholds.len().max(1) as f32;
-                let bars = counts.iter().enumerate().map(|(i, &c)| {
-                    let h = c as f64 / max * (H - 20.0);
-                    view! { <rect class="bar" x=format!("{:.1}", i as f64 * W / BINS as f64 + 1.0) y=format!("{:.1}", H - 20.0 - h)
-                        width=format!("{:.1}", W / BINS as f64 - 2.0) height=format!("{h:.1}")><title>{format!("{:.2}–{:.2}: {c}", i as f64 / BINS as f64, (i + 1) as f64 / BINS as f64)}</title></rect> }
+                let trace = &r.routed.trace;
+                let topk = matches!(trace.mode, RoutingMode::TopK { .. });
+                let charts = trace.layers.iter().filter(|l| l.routed).map(|l| {
+                    let mut counts = [0usize; BINS];
+                    for &w in &l.router_weight {
+                        counts[((w.clamp(0.0, 1.0) * BINS as f32) as usize).min(BINS - 1)] += 1;
+                    }
+                    let max = counts.iter().copied().max().unwrap_or(1).max(1);
+                    let (pw, ph) = (W - LEFT - 4.0, H - BOTTOM - 6.0);
+                    let x = move |v: f64| LEFT + v * pw;
+                    let bars = counts.iter().enumerate().map(|(i, &c)| {
+                        let h = c as f64 / max as f64 * ph;
+                        view! { <rect class="bar" x=format!("{:.1}", x(i as f64 / BINS as f64) + 0.5) y=format!("{:.1}", 6.0 + ph - h)
+                            width=format!("{:.1}", pw / BINS as f64 - 1.0) height=format!("{h:.1}")>
+                            <title>{format!("{:.2}–{:.2}: {c} tokens", i as f64 / BINS as f64, (i + 1) as f64 / BINS as f64)}</title></rect> }
+                    }).collect_view();
+                    let threshold = l.topk_threshold.filter(|_| topk).map(|t| {
+                        let tx = format!("{:.1}", x(t.clamp(0.0, 1.0) as f64));
+                        view! { <line class="mark topk" x1=tx.clone() x2=tx y1="6" y2=format!("{}", 6.0 + ph)/> }
+                    });
+                    let processed = l.processed_count();
+                    let label = format!("Layer {}: {} router weights, {processed} processed{}", l.layer, l.router_weight.len(),
+                        l.topk_threshold.filter(|_| topk).map(|t| format!(", top-k threshold {t:.3}")).unwrap_or_default());
+                    view! {
+                        <figure class="small-multiple">
+                            <svg viewBox=format!("0 0 {W} {H}") role="img" aria-label=label>
+                                <line class="axis" x1=LEFT x2=W - 4.0 y1=6.0 + ph y2=6.0 + ph/>
+                                <line class="axis" x1=LEFT x2=LEFT y1="6" y2=6.0 + ph/>
+                                {bars}
+                                {threshold}
+                                <text x=LEFT - 3.0 y="12" text-anchor="end">{max}</text>
+                                <text x=LEFT - 3.0 y=6.0 + ph text-anchor="end">"0"</text>
+                                <text x=x(0.0) y=H - 4.0 text-anchor="middle">"0"</text>
+                                <text x=x(0.5) y=H - 4.0 text-anchor="middle">"0.5"</text>
+                                <text x=x(1.0) y=H - 4.0 text-anchor="middle">"1"</text>
+                            </svg>
+                            <figcaption>{format!("L{}: n = {}, {processed} processed", l.layer, l.router_weight.len())}</figcaption>
+                        </figure>
+                    }
                 }).collect_view();
-                let x = |v: f64| format!("{:.1}", v * W);
                 view! {
-                    <svg viewBox=format!("0 0 {W} {H}") role="img" aria-label=format!("Histogram of {} router weights; {:.1}% above 0.5", weights.len(), above * 100.0)>
-                        {bars}
-                        <line class="mark" x1=x(0.5) x2=x(0.5) y1="0" y2=format!("{}", H - 20.0)/>
-                        <line class="mark topk" x1=x(threshold as f64) x2=x(threshold as f64) y1="0" y2=format!("{}", H - 20.0)/>
-                        <text x="0" y=format!("{}", H - 4.0)>"0"</text>
-                        <text x=x(0.5) y=format!("{}", H - 4.0) text-anchor="middle">"0.5"</text>
-                        <text x=format!("{W}") y=format!("{}", H - 4.0) text-anchor="end">"1"</text>
-                    </svg>
-                    <p class="note">{format!("{:.1}% of routed weights lie above 0.5 (solid line); the dashed line is the mean top-k threshold ({threshold:.3}).", above * 100.0)}</p>
+                    <div class="multiples">{charts}</div>
+                    <p class="note">{if topk {
+                        "Update weight σ(r) of every token (x), count of tokens (y, top number is the tallest bar). Dashed: the layer's top-k threshold; tokens right of it were processed."
+                    } else {
+                        "Update weight σ(r) of every token. In causal mode the predictor, not a threshold on these weights, decides which tokens are processed."
+                    }}</p>
                 }
             })}
         </section>
     }
 }
 
+/// A 95% interval for a correlation coefficient (Fisher's z), when there are enough points.
+pub fn correlation_interval(r: f64, n: usize) -> Option<(f64, f64)> {
+    if n < 4 || !r.is_finite() || r.abs() >= 1.0 {
+        return None;
+    }
+    let (z, se) = (r.atanh(), 1.0 / ((n - 3) as f64).sqrt());
+    Some(((z - 1.96 * se).tanh(), (z + 1.96 * se).tanh()))
+}
+
 #[component]
 pub fn EntropyByDepth() -> impl IntoView {
     let page = expect_context::<PageState>();
     view! {
-        <section class="panel half" aria-labelledby="entropy-title">
-            <h2 id="entropy-title">"Depth against next-token entropy"</h2>
+        <section class="panel" aria-labelledby="entropy-title">
+            <h2 id="entropy-title">"Routed depth against next-token entropy"</h2>
             {move || page.result.get().map(|r| {
-                let depth: Vec<f64> = r.routed.trace.depth().iter().map(|&d| d as f64).collect();
+                let (w, h) = (2.0 * W, H + 20.0);
+                let routed = r.routed.trace.layers.iter().filter(|l| l.routed).count();
+                let depth: Vec<f64> = routed_depth(&r.routed.trace).iter().map(|&d| d as f64).collect();
                 let entropy: Vec<f64> = r.routed.entropy.iter().map(|&e| e as f64).collect();
-                let layers = r.routed.trace.layers.len() as f64;
-                let max_e = entropy.iter().copied().fold(1.0, f64::max);
+                let max_e = entropy.iter().copied().fold(1.0, f64::max).ceil();
+                let (pw, ph) = (w - LEFT - 10.0, h - BOTTOM - 6.0);
+                let x = move |d: f64| LEFT + 10.0 + d / routed.max(1) as f64 * (pw - 20.0);
+                let y = move |e: f64| 6.0 + ph - e / max_e * ph;
                 let r_value = correlation(&depth, &entropy);
                 let points = depth.iter().zip(&entropy).enumerate().map(|(i, (&d, &e))| {
                     // A small deterministic jitter keeps equal depths from hiding each other.
                     let jitter = ((i * 7919) % 13) as f64 / 13.0 - 0.5;
-                    let cx = 20.0 + (d + jitter * 0.5) / layers * (W - 30.0);
-                    let cy = H - 20.0 - e / max_e * (H - 30.0);
-                    view! { <circle class="dot" cx=format!("{cx:.1}") cy=format!("{cy:.1}") r="2.5"><title>{format!("“{}”: depth {d}, entropy {e:.2}", r.pieces[i])}</title></circle> }
+                    view! { <circle class="dot" cx=format!("{:.1}", x(d) + jitter * 14.0) cy=format!("{:.1}", y(e)) r="2.5">
+                        <title>{format!("“{}”: routed depth {d}, entropy {e:.2}", r.pieces[i])}</title></circle> }
                 }).collect_view();
+                let ticks = (0..=routed).map(|d| view! { <text x=x(d as f64) y=h - 4.0 text-anchor="middle">{d}</text> }).collect_view();
+                let y_ticks = [0.0, max_e / 2.0, max_e].map(|e| view! { <text x=LEFT - 3.0 y=y(e) + 3.0 text-anchor="end">{format!("{e:.1}")}</text> });
                 view! {
-                    <svg viewBox=format!("0 0 {W} {H}") role="img" aria-label="Scatter of token depth against next-token entropy">
-                        {points}
-                        <text x="20" y=format!("{}", H - 4.0)>"depth 0"</text>
-                        <text x=format!("{W}") y=format!("{}", H - 4.0) text-anchor="end">{format!("depth {layers}")}</text>
-                        <text x="0" y="12">{format!("{max_e:.1} nats")}</text>
+                    <svg class="scatter" viewBox=format!("0 0 {w} {h}") role="img" aria-label=format!("Scatter of {} tokens: routed depth (0 to {routed}) against next-token entropy", depth.len())>
+                        <line class="axis" x1=LEFT x2=w - 4.0 y1=6.0 + ph y2=6.0 + ph/>
+                        <line class="axis" x1=LEFT x2=LEFT y1="6" y2=6.0 + ph/>
+                        {points}{ticks}{y_ticks.into_iter().collect_view()}
                     </svg>
                     <p class="note" id="correlation">{match r_value {
-                        Some(c) => format!("Correlation for this text: r = {c:.2} (the paper reports that tokens using more blocks have higher-entropy predictions)."),
+                        Some(c) => {
+                            let interval = correlation_interval(c, depth.len())
+                                .map(|(lo, hi)| format!(", 95% interval {lo:.2} to {hi:.2}"))
+                                .unwrap_or_default();
+                            format!("x: routed blocks that processed the token (0–{routed}); y: entropy of its next-token prediction (nats). n = {} tokens, r = {c:.2}{interval}. The paper reports that tokens using more blocks have higher-entropy predictions.", depth.len())
+                        }
                         None => "Too few tokens (or no variation in depth) to correlate.".into(),
                     }}</p>
                 }

@@ -26,7 +26,7 @@ pub fn TextInput() -> impl IntoView {
         <label for="text" class="label">"Your text"</label>
         <textarea
             id="text"
-            rows="5"
+            rows="3"
             spellcheck="false"
             readonly=move || page.options.with_value(|o| o.readonly)
             aria-describedby="window-note"
@@ -116,6 +116,14 @@ pub fn RoutingControls() -> impl IntoView {
         page.settings.update(|s| s.capacity = c);
         schedule_run(page, 0);
     };
+    // "12.5% → each routed block processes k = 13 of 103 tokens", live with the text.
+    let capacity_words = move || {
+        let c = page.settings.with(|s| s.capacity);
+        match page.result.with(|r| r.as_ref().map(|r| r.window.tokens.len())) {
+            Some(t) => format!("{:.1}% → each routed block processes k = {} of {t} tokens", c * 100.0, crate::model::capacity_k(c, t)),
+            None => format!("{:.1}%", c * 100.0),
+        }
+    };
     let set_mode = move |causal: bool| {
         page.settings.update(|s| s.causal = causal);
         schedule_run(page, 0);
@@ -123,29 +131,22 @@ pub fn RoutingControls() -> impl IntoView {
     view! {
         <fieldset class="controls">
             <legend>"Routing"</legend>
-            <label for="capacity">
-                "Capacity: "
-                <output id="capacity-value">{move || format!("{:.1}%", page.settings.with(|s| s.capacity) * 100.0)}</output>
-            </label>
-            <input id="capacity" type="range" min="0.125" max="1" step="0.125"
-                disabled=move || page.settings.with(|s| s.causal)
-                prop:value=move || page.settings.with(|s| s.capacity).to_string()
-                on:input=set_capacity/>
+            <label for="capacity">"Capacity"</label>
+            <div class="capacity-row">
+                <input id="capacity" type="range" min="0.125" max="1" step="0.125"
+                    disabled=move || page.settings.with(|s| s.causal)
+                    aria-valuetext=capacity_words
+                    prop:value=move || page.settings.with(|s| s.capacity).to_string()
+                    on:input=set_capacity/>
+                <output id="capacity-value" for="capacity">{capacity_words}</output>
+            </div>
             <div role="radiogroup" aria-label="Routing mode" class="modes">
                 <label><input type="radio" name="mode" id="mode-topk" prop:checked=move || !page.settings.with(|s| s.causal)
                     on:change=move |_| set_mode(false)/>" Top-k (sees the whole text, as in training)"</label>
                 <label><input type="radio" name="mode" id="mode-causal" prop:checked=move || page.settings.with(|s| s.causal)
                     on:change=move |_| set_mode(true)/>" Causal predictor (token by token, as when sampling)"</label>
             </div>
-            <p class="note" id="agreement">
-                {move || page.result.with(|r| r.as_ref().and_then(|r| {
-                    let trace = &r.routed.trace;
-                    trace.predictor_agreement().map(|a| format!(
-                        "The causal predictor agrees with top-k at {:.1}% capacity on {:.1}% of routed decisions for this text.",
-                        trace.capacity * 100.0, a * 100.0))
-                }))}
-                {move || page.settings.with(|s| s.causal).then_some(" In causal mode the predictor decides, so the capacity slider does not apply.")}
-            </p>
+            <p class="note">{move || page.settings.with(|s| s.causal).then_some("In causal mode the predictor decides, so the capacity slider does not apply.")}</p>
         </fieldset>
     }
 }

@@ -6,11 +6,12 @@ use wasm_bindgen::{JsCast, JsValue};
 
 use super::PageState;
 use super::engine::RunResult;
-use super::heatmap::{visible, weight_colour};
+use super::heatmap::{column_px, lines, routed_depth, visible, weight_colour};
+use crate::model::{RoutingMode, capacity_k};
 
-const CELL: f64 = 12.0;
-const COLUMN: f64 = 44.0;
-const PER_ROW: usize = 24;
+const CELL: f64 = 10.0;
+/// The exported figure's width: fits a slide or a printed column.
+const FIGURE_WIDTH: f64 = 1000.0;
 
 fn xml_escape(s: &str) -> String {
     s.chars()
@@ -26,49 +27,96 @@ fn xml_escape(s: &str) -> String {
         .collect()
 }
 
-/// The heatmap as a standalone SVG: every token with its per-layer cells, rows of 24 tokens.
+/// The settings a figure or file was made with, in words.
+pub fn settings_caption(r: &RunResult) -> String {
+    let trace = &r.routed.trace;
+    let k = capacity_k(trace.capacity, trace.tokens);
+    let mode = match trace.mode {
+        RoutingMode::TopK { .. } => format!("top-k routing at {:.1}% capacity (k = {k} of {} tokens)", trace.capacity * 100.0, trace.tokens),
+        RoutingMode::Causal => format!("causal predictor routing ({} tokens)", trace.tokens),
+    };
+    let routed: Vec<String> = trace.layers.iter().filter(|l| l.routed).map(|l| l.layer.to_string()).collect();
+    format!("modscope MoD model (8 × 160, routed blocks {}), {mode}", routed.join(", "))
+}
+
+/// The heatmap as a standalone, light-themed SVG for slides and papers: a caption of the
+/// settings, the key with its colour bar, then lines of tokens each labelled with its layers.
 pub fn heatmap_svg(r: &RunResult) -> String {
     let trace = &r.routed.trace;
-    let layers = trace.layers.len();
-    let band = 18.0 + layers as f64 * (CELL + 1.0) + 10.0;
-    let rows = r.pieces.len().div_ceil(PER_ROW).max(1);
-    let (w, h) = (PER_ROW as f64 * COLUMN + 20.0, rows as f64 * band + 30.0);
+    let labels: Vec<String> = r.pieces.iter().map(|p| visible(p)).collect();
+    let depth = routed_depth(trace);
+    let lines = lines(&labels, FIGURE_WIDTH);
+    let rows = trace.layers.len();
+    let band = 16.0 + rows as f64 * (CELL + 2.0) + 22.0;
+    let top = 64.0;
+    let h = top + lines.len() as f64 * band + 10.0;
     let mut out = format!(
-        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" viewBox="0 0 {w} {h}" font-family="monospace" font-size="10">"#
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{FIGURE_WIDTH}" height="{h}" viewBox="0 0 {FIGURE_WIDTH} {h}" font-family="monospace" font-size="10">"#
     );
+    out.push_str(r##"<defs><pattern id="hatch" width="4" height="4" patternUnits="userSpaceOnUse"><rect width="2" height="4" fill="#767676"/></pattern></defs><rect width="100%" height="100%" fill="white"/>"##);
     out.push_str(&format!(
-        r#"<rect width="100%" height="100%" fill="white"/><text x="10" y="14" font-size="11">Mixture-of-Depths routing, {} tokens; rows of cells are layers 0–{}; blue = processed (darker = larger router weight), grey = dense block, white = skipped</text>"#,
-        r.pieces.len(),
-        layers - 1
+        r#"<text x="10" y="16" font-size="12" font-family="sans-serif">{}</text>"#,
+        xml_escape(&settings_caption(r))
     ));
-    for (i, piece) in r.pieces.iter().enumerate() {
-        let x = 10.0 + (i % PER_ROW) as f64 * COLUMN;
-        let y = 30.0 + (i / PER_ROW) as f64 * band;
-        out.push_str(&format!(r#"<text x="{}" y="{}" text-anchor="middle">{}</text>"#, x + COLUMN / 2.0 - 1.0, y + 10.0, xml_escape(&visible(piece))));
+    // The key: processed (filled), skipped (outlined), dense (hatched rule), and the colour bar.
+    out.push_str(&format!(
+        r##"<g font-family="sans-serif" font-size="10"><rect x="10" y="28" width="10" height="10" fill="{}"/><text x="24" y="37">processed</text><rect x="90.5" y="28.5" width="9" height="9" fill="none" stroke="#767676"/><text x="104" y="37">skipped</text><rect x="160" y="32" width="14" height="3" fill="url(#hatch)"/><text x="178" y="37">dense block (every token)</text><text x="330" y="37">update weight 0</text>"##,
+        weight_colour(0.9, false)
+    ));
+    for i in 0..40 {
+        out.push_str(&format!(r#"<rect x="{}" y="28" width="3" height="10" fill="{}"/>"#, 410 + i * 3, weight_colour(i as f32 / 39.0, false)));
+    }
+    for l in trace.layers.iter() {
+        if let Some(t) = l.topk_threshold.filter(|_| matches!(trace.mode, RoutingMode::TopK { .. })) {
+            out.push_str(&format!(r#"<rect x="{:.1}" y="25" width="1.5" height="16" fill="black"><title>layer {} threshold {t:.3}</title></rect>"#, 410.0 + t.clamp(0.0, 1.0) as f64 * 120.0, l.layer));
+        }
+    }
+    out.push_str(r#"<text x="534" y="37">1 (ticks: top-k thresholds; the number under a column: routed blocks that took it)</text></g>"#);
+    for (line, range) in lines.iter().enumerate() {
+        let y0 = top + line as f64 * band;
         for (l, layer) in trace.layers.iter().enumerate() {
-            let fill = match (layer.routed, layer.processed[i]) {
-                (false, _) => "#7a7a7a".to_string(),
-                (true, true) => weight_colour(layer.router_weight[i]),
-                (true, false) => "white".to_string(),
-            };
-            out.push_str(&format!(
-                r##"<rect x="{x}" y="{}" width="{}" height="{CELL}" fill="{fill}" stroke="#c4c8ce"/>"##,
-                y + 16.0 + l as f64 * (CELL + 1.0),
-                COLUMN - 2.0
-            ));
+            let label = if layer.routed { format!("L{l} · k {}", layer.processed_count()) } else { format!("L{l} dense") };
+            out.push_str(&format!(r##"<text x="10" y="{:.1}" font-size="8" fill="#555">{label}</text>"##, y0 + 16.0 + l as f64 * (CELL + 2.0) + 8.0));
+        }
+        let mut x = 78.0;
+        for i in range.clone() {
+            let w = column_px(&labels[i]);
+            out.push_str(&format!(r#"<text x="{:.1}" y="{:.1}" text-anchor="middle">{}</text>"#, x + w / 2.0, y0 + 11.0, xml_escape(&labels[i])));
+            for (l, layer) in trace.layers.iter().enumerate() {
+                let y = y0 + 16.0 + l as f64 * (CELL + 2.0);
+                out.push_str(&match (layer.routed, layer.processed[i]) {
+                    (false, _) => format!(r#"<rect x="{x:.1}" y="{:.1}" width="{w:.1}" height="3" fill="url(#hatch)"/>"#, y + 3.5),
+                    (true, true) => format!(r#"<rect x="{x:.1}" y="{y:.1}" width="{w:.1}" height="{CELL}" fill="{}"/>"#, weight_colour(layer.router_weight[i], false)),
+                    (true, false) => format!(r##"<rect x="{:.1}" y="{:.1}" width="{:.1}" height="{}" fill="none" stroke="#767676"/>"##, x + 0.5, y + 0.5, w - 1.0, CELL - 1.0),
+                });
+            }
+            out.push_str(&format!(r##"<text x="{:.1}" y="{:.1}" text-anchor="middle" font-size="8" fill="#555">{}</text>"##, x + w / 2.0, y0 + 16.0 + rows as f64 * (CELL + 2.0) + 8.0, depth[i]));
+            x += w + 2.0;
         }
     }
     out.push_str("</svg>");
     out
 }
 
-/// The FLOPs comparison as CSV: one row per layer, then the LM head and the totals.
-pub fn flops_csv(r: &RunResult) -> String {
+fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n', '\r']) { format!("\"{}\"", s.replace('"', "\"\"")) } else { s.to_string() }
+}
+
+/// The FLOPs comparison as CSV: one row per layer, then the LM head and the totals; every row also
+/// carries the settings and the measured times, so a row read on its own still says what it is.
+pub fn flops_csv(r: &RunResult, text: &str) -> String {
     let (m, d) = (&r.routed.flops, &r.dense.flops);
-    let mut out = String::from("layer,block,tokens_processed,tokens,mod_flops,dense_flops,mod_projections,mod_attention,mod_mlp,mod_router,mod_predictor\n");
+    let mode = match r.routed.trace.mode {
+        RoutingMode::TopK { .. } => "topk",
+        RoutingMode::Causal => "causal",
+    };
+    let settings = format!("{},{mode},{},{:.3},{:.3},{}", r.routed.trace.capacity, r.backend.label(), r.routed_ms, r.dense_ms, csv_field(text));
+    let mut out = String::from(
+        "layer,block,tokens_processed,tokens,mod_flops,dense_flops,mod_projections,mod_attention,mod_mlp,mod_router,mod_predictor,capacity,mode,backend,mod_ms,dense_ms,text\n",
+    );
     for (lm, ld) in m.layers.iter().zip(&d.layers) {
         out.push_str(&format!(
-            "{},{},{},{},{},{},{},{},{},{},{}\n",
+            "{},{},{},{},{},{},{},{},{},{},{},{settings}\n",
             lm.layer,
             if lm.routed { "routed" } else { "dense" },
             lm.tokens_processed,
@@ -82,9 +130,25 @@ pub fn flops_csv(r: &RunResult) -> String {
             lm.predictor
         ));
     }
-    out.push_str(&format!("head,lm_head,{},{},{},{},,,,,\n", m.tokens, m.tokens, m.lm_head, d.lm_head));
-    out.push_str(&format!("total,,,{},{},{},,,,,\n", m.tokens, m.total(), d.total()));
+    out.push_str(&format!("head,lm_head,{},{},{},{},,,,,,{settings}\n", m.tokens, m.tokens, m.lm_head, d.lm_head));
+    out.push_str(&format!("total,,,{},{},{},,,,,,{settings}\n", m.tokens, m.total(), d.total()));
     out
+}
+
+/// Everything one run produced, for a notebook: settings, tokens, both models' traces, entropies,
+/// FLOPs, top-5 and times.
+pub fn trace_json(r: &RunResult, text: &str) -> String {
+    serde_json::json!({
+        "text": text,
+        "caption": settings_caption(r),
+        "backend": r.backend.label(),
+        "tokens": r.window.tokens,
+        "dropped_from_start": r.window.dropped,
+        "pieces": r.pieces,
+        "mod": { "analysis": r.routed, "ms": r.routed_ms, "top5": r.routed_top5 },
+        "dense": { "analysis": r.dense, "ms": r.dense_ms, "top5": r.dense_top5 },
+    })
+    .to_string()
 }
 
 /// Offers `contents` as a file download.
@@ -149,10 +213,16 @@ pub fn HeatmapExport() -> impl IntoView {
             report(page, download_png(heatmap_svg(&r), "modscope-heatmap.png"));
         }
     };
+    let json = move |_| {
+        if let Some(r) = page.result.get_untracked() {
+            report(page, download("modscope-trace.json", "application/json", &trace_json(&r, &page.settings.get_untracked().text)));
+        }
+    };
     view! {
         <div class="exports">
             <button class="export-svg" on:click=svg>"Download SVG"</button>
             <button class="export-png" on:click=png>"Download PNG"</button>
+            <button class="export-json" on:click=json>"Download trace (JSON)"</button>
         </div>
     }
 }
@@ -162,39 +232,70 @@ pub fn FlopsExport() -> impl IntoView {
     let page = expect_context::<PageState>();
     let csv = move |_| {
         if let Some(r) = page.result.get_untracked() {
-            report(page, download("modscope-flops.csv", "text/csv", &flops_csv(&r)));
+            report(page, download("modscope-flops.csv", "text/csv", &flops_csv(&r, &page.settings.get_untracked().text)));
         }
     };
     view! { <button class="export-csv" on:click=csv>"Download CSV"</button> }
 }
 
-/// Copies a link to the full page with this text and these settings (and shows it, for browsers
-/// that refuse clipboard access).
+/// Writes `text` to the clipboard; false when the browser refuses (no permission, no API).
+async fn copy_to_clipboard(text: &str) -> bool {
+    let Some(clipboard) = web_sys::window()
+        .and_then(|w| js_sys::Reflect::get(&w.navigator(), &"clipboard".into()).ok())
+        .filter(|c| !c.is_undefined())
+    else {
+        return false;
+    };
+    let Ok(write) = js_sys::Reflect::get(&clipboard, &"writeText".into()).and_then(|f| f.dyn_into::<js_sys::Function>()) else {
+        return false;
+    };
+    match write.call1(&clipboard, &JsValue::from_str(text)).and_then(|p| p.dyn_into::<js_sys::Promise>()) {
+        Ok(promise) => wasm_bindgen_futures::JsFuture::from(promise).await.is_ok(),
+        Err(_) => false,
+    }
+}
+
+fn attribute_escape(s: &str) -> String {
+    s.replace('&', "&amp;").replace('"', "&quot;").replace('<', "&lt;")
+}
+
+/// The `<mod-demo>` element that reproduces this state on another page.
+pub fn embed_code(page_url: &str, settings: &crate::runtime::options::Settings) -> String {
+    let base = &page_url[..page_url.rfind('/').map_or(0, |i| i + 1)];
+    format!(
+        "<script type=\"module\" src=\"{base}modscope-element.js\"></script>\n<mod-demo text=\"{}\" capacity=\"{}\" mode=\"{}\"></mod-demo>",
+        attribute_escape(&settings.text),
+        settings.capacity,
+        if settings.causal { "causal" } else { "topk" }
+    )
+}
+
+/// Copies a link to the full page with this text and these settings, or the embed code for it,
+/// says whether the copy worked, and shows what was copied (for browsers that refuse clipboard
+/// access).
 #[component]
 pub fn ShareButton() -> impl IntoView {
     let page = expect_context::<PageState>();
-    let link = RwSignal::new(None::<String>);
-    let share = move |_| {
-        let url = page.options.with_value(|o| o.share_link(&page.settings.get_untracked()));
-        let clipboard = web_sys::window()
-            .and_then(|w| js_sys::Reflect::get(&w.navigator(), &"clipboard".into()).ok())
-            .filter(|c| !c.is_undefined());
-        if let Some(clipboard) = clipboard
-            && let Ok(write) = js_sys::Reflect::get(&clipboard, &"writeText".into()).and_then(|f| f.dyn_into::<js_sys::Function>())
-        {
-            // A refused permission rejects the promise; the link stays visible either way.
-            if let Ok(promise) = write.call1(&clipboard, &JsValue::from_str(&url)).and_then(|p| p.dyn_into::<js_sys::Promise>()) {
-                leptos::task::spawn_local(async move {
-                    let _ = wasm_bindgen_futures::JsFuture::from(promise).await;
-                });
-            }
-        }
-        link.set(Some(url));
+    let shown = RwSignal::new(None::<(String, String)>);
+    let copy = move |what: &'static str| {
+        let settings = page.settings.get_untracked();
+        let text = page.options.with_value(|o| if what == "link" { o.share_link(&settings) } else { embed_code(&o.page_url, &settings) });
+        leptos::task::spawn_local(async move {
+            let copied = copy_to_clipboard(&text).await;
+            let note = match (what, copied) {
+                ("link", true) => "Link copied.",
+                (_, true) => "Embed code copied.",
+                _ => "Copy it from the box:",
+            };
+            shown.set(Some((note.to_string(), text)));
+        });
     };
     view! {
-        <button class="share" on:click=share aria-label="Copy a link to this text and these settings">"Share link"</button>
-        {move || link.get().map(|l| view! {
-            <input class="share-link" readonly aria-label="Share link" prop:value=l on:focus=|ev| {
+        <button class="share" on:click=move |_| copy("link") aria-label="Copy a link to this text and these settings">"Share link"</button>
+        <button class="embed-code" on:click=move |_| copy("embed") aria-label="Copy HTML that embeds this demo with this text and these settings">"Embed code"</button>
+        {move || shown.get().map(|(note, text)| view! {
+            <span class="copied" role="status">{note}</span>
+            <input class="share-link" readonly aria-label="What was copied" prop:value=text on:focus=|ev| {
                 if let Some(input) = ev.target().and_then(|t| t.dyn_into::<web_sys::HtmlInputElement>().ok()) {
                     input.select();
                 }

@@ -74,7 +74,7 @@ pub fn GenerationPanel() -> impl IntoView {
                         {move || state.with(|g| g.routed.iter().map(|(piece, cells)| {
                             let cells = cells.iter().enumerate().map(|(l, c)| match c {
                                 Some(w) if *w < 0.0 => view! { <span class="cell dense" title=format!("layer {l}: dense")></span> }.into_any(),
-                                Some(w) => view! { <span class="cell on" style=format!("background:{}", weight_colour(*w)) title=format!("layer {l}: processed")></span> }.into_any(),
+                                Some(w) => view! { <span class="cell on" style=format!("background:{}", weight_colour(*w, super::heatmap::is_dark(page))) title=format!("layer {l}: processed")></span> }.into_any(),
                                 None => view! { <span class="cell skipped" title=format!("layer {l}: skipped")></span> }.into_any(),
                             }).collect_view();
                             view! { <div class="tok" role="listitem"><span class="tok-text">{visible(piece)}</span>{cells}</div> }

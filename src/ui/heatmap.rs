@@ -1,18 +1,46 @@
-//! The routing heatmap: one column per token (its text, then one cell per layer, top to bottom),
-//! and the details of the token or cell under the pointer or keyboard focus.
+//! The routing heatmap: one column per token (its text, then one cell per layer, top to bottom,
+//! then its routed depth), wrapped into lines that each carry the layer labels; and the details of
+//! the cell under the pointer or keyboard focus. For assistive technology it is an ARIA grid with
+//! one Tab stop: each token is a row, each layer a cell, arrow keys move, Home/End jump.
 
+use leptos::ev;
 use leptos::prelude::*;
+use wasm_bindgen::JsCast;
 
 use super::PageState;
 use super::engine::RunResult;
-use crate::model::RoutingTrace;
+use crate::model::{RoutingTrace, capacity_k};
 
-/// Sequential blue for router weight (light → dark): readable with every common colour-vision
-/// deficiency, with grey for dense blocks and an outline for skipped cells.
-pub fn weight_colour(w: f32) -> String {
-    let w = w.clamp(0.0, 1.0);
-    let lerp = |a: f32, b: f32| (a + (b - a) * w).round() as u8;
-    format!("rgb({},{},{})", lerp(198.0, 8.0), lerp(219.0, 48.0), lerp(239.0, 107.0))
+/// Viridis at nine stops (perceptually uniform, readable with the common colour-vision
+/// deficiencies and in greyscale, since its lightness rises monotonically).
+const VIRIDIS: [(f32, f32, f32); 9] = [
+    (68.0, 1.0, 84.0),
+    (72.0, 40.0, 120.0),
+    (62.0, 73.0, 137.0),
+    (49.0, 104.0, 142.0),
+    (38.0, 130.0, 142.0),
+    (31.0, 158.0, 137.0),
+    (53.0, 183.0, 121.0),
+    (110.0, 206.0, 88.0),
+    (253.0, 231.0, 37.0),
+];
+
+fn viridis(t: f32) -> (u8, u8, u8) {
+    let x = t.clamp(0.0, 1.0) * 8.0;
+    let i = (x.floor() as usize).min(7);
+    let f = x - i as f32;
+    let (a, b) = (VIRIDIS[i], VIRIDIS[i + 1]);
+    let lerp = |p: f32, q: f32| (p + (q - p) * f).round() as u8;
+    (lerp(a.0, b.0), lerp(a.1, b.1), lerp(a.2, b.2))
+}
+
+/// The colour of a processed cell for update weight `w`: a larger weight stands out more from the
+/// background in either theme (darker on light, brighter on dark). Each theme uses the part of
+/// viridis that keeps at least 3:1 contrast against its panel for every weight.
+pub fn weight_colour(w: f32, dark: bool) -> String {
+    let w = if w.is_finite() { w.clamp(0.0, 1.0) } else { 0.0 };
+    let (r, g, b) = if dark { viridis(0.45 + 0.55 * w) } else { viridis(0.55 * (1.0 - w)) };
+    format!("rgb({r},{g},{b})")
 }
 
 /// Token text made visible: spaces as a faint dot, newlines as ↵, other controls as their code.
@@ -29,80 +57,280 @@ pub fn visible(piece: &str) -> String {
         .collect()
 }
 
+/// Width of a token's column in CSS pixels: its text in the grid's monospace font (wide East Asian
+/// characters and emoji take two cells), at least a square cell.
+pub(super) fn column_px(label: &str) -> f64 {
+    let cells: usize = label.chars().map(|c| if (c as u32) >= 0x2E80 { 2 } else { 1 }).sum();
+    (cells as f64 * 7.8 + 4.0).max(16.0)
+}
+
+/// Width of the layer labels at the start of every line, and the gap between columns.
+const LABELS_PX: f64 = 78.0;
+const GAP_PX: f64 = 2.0;
+
+/// Splits the tokens into lines that fit a panel `width` pixels wide (its padding and a
+/// scrollbar's width taken off).
+pub(super) fn lines(labels: &[String], width: f64) -> Vec<std::ops::Range<usize>> {
+    let available = (width - LABELS_PX - 48.0).max(120.0);
+    let (mut out, mut start, mut used) = (Vec::new(), 0, 0.0);
+    for (i, label) in labels.iter().enumerate() {
+        let w = column_px(label) + GAP_PX;
+        if used + w > available && i > start {
+            out.push(start..i);
+            (start, used) = (i, 0.0);
+        }
+        used += w;
+    }
+    if start < labels.len() {
+        out.push(start..labels.len());
+    }
+    out
+}
+
+/// Routed blocks (of those that route) that processed each token.
+pub fn routed_depth(trace: &RoutingTrace) -> Vec<usize> {
+    (0..trace.tokens).map(|i| trace.layers.iter().filter(|l| l.routed && l.processed[i]).count()).collect()
+}
+
+/// Whether the causal predictor (p > 0.5) and top-k at the trace's capacity disagree on a cell.
+pub fn disagrees(trace: &RoutingTrace, layer: usize, token: usize) -> bool {
+    let l = &trace.layers[layer];
+    l.routed && (l.predictor_prob[token] > 0.5) != (l.rank[token] < capacity_k(trace.capacity, trace.tokens))
+}
+
 fn cell_label(trace: &RoutingTrace, layer: usize, token: usize) -> String {
     let l = &trace.layers[layer];
     if !l.routed {
         return format!("layer {layer}: dense block, processes every token");
     }
     format!(
-        "layer {layer}: {} (router weight {:.3}, rank {})",
+        "layer {layer}: {}, router weight {:.3}, rank {} of {}{}",
         if l.processed[token] { "processed" } else { "skipped" },
         l.router_weight[token],
-        l.rank[token] + 1
+        l.rank[token] + 1,
+        trace.tokens,
+        if disagrees(trace, layer, token) { "; predictor and top-k disagree" } else { "" }
+    )
+}
+
+/// What a screen reader says for a token: its text and which routed layers took it.
+fn token_label(trace: &RoutingTrace, index: usize, piece: &str) -> String {
+    let taken: Vec<String> = trace.layers.iter().filter(|l| l.routed && l.processed[index]).map(|l| l.layer.to_string()).collect();
+    let routed = trace.layers.iter().filter(|l| l.routed).count();
+    let which = if taken.is_empty() { "skipped by every routed layer".to_string() } else { format!("processed by routed layers {}", taken.join(", ")) };
+    format!("token {}: “{}”, {which} ({} of {routed})", index + 1, visible(piece), taken.len())
+}
+
+/// Whether the page is drawn dark (the theme toggle, or the system setting when not forced).
+pub fn is_dark(page: PageState) -> bool {
+    page.theme.get().map_or_else(
+        || web_sys::window().and_then(|w| w.match_media("(prefers-color-scheme: dark)").ok().flatten()).is_some_and(|m| m.matches()),
+        |t| t == "dark",
     )
 }
 
 #[component]
 pub fn Heatmap() -> impl IntoView {
     let page = expect_context::<PageState>();
+    let figure = page.options.with_value(|o| o.figure);
+    let show_dense = RwSignal::new(true);
+    let show_disagreement = RwSignal::new(false);
+    let section = NodeRef::<leptos::html::Section>::new();
+    // Lines are cut to the panel's width: measured on every run, and again when a resize changes
+    // it noticeably (not on every resize event: each re-cut redraws the grid).
+    let measured = RwSignal::new(0.0f64);
+    let measure = move || section.get_untracked().map(|el| f64::from(el.client_width())).filter(|&w| w > 0.0);
+    let resize = window_event_listener(ev::resize, move |_| {
+        if let Some(w) = measure()
+            && (w - measured.get_untracked()).abs() > 16.0
+        {
+            measured.set(w);
+        }
+    });
+    on_cleanup(move || resize.remove());
+    let width = move || {
+        measured.track();
+        let w = measure().unwrap_or(900.0);
+        measured.update_untracked(|m| *m = w);
+        w
+    };
     view! {
-        <section class="panel" id="heatmap" aria-labelledby="heatmap-title">
-            <h2 id="heatmap-title">"Which tokens each block processed"</h2>
-            <p class="legend">
-                "Each column is a token; its cells are layers 0 (top) to 7 (bottom). "
-                <span class="key dense"></span>" dense block "
-                <span class="key" style=format!("background:{}", weight_colour(0.9))></span>" processed (darker = larger router weight) "
-                <span class="key skipped"></span>" skipped. The number under a column is its depth: blocks that processed it."
-            </p>
-            {move || page.result.get().map(|r| view! { <Grid result=r/> })}
-            <Details/>
-            <super::export::HeatmapExport/>
+        <section class="panel" id="heatmap" aria-labelledby="heatmap-title" node_ref=section>
+            <h2 id="heatmap-title">"Which tokens each routed block processed"</h2>
+            <Legend/>
+            {(!figure).then(|| view! {
+                <div class="toggles">
+                    <label><input type="checkbox" id="show-dense" prop:checked=move || show_dense.get()
+                        on:change=move |ev| show_dense.set(event_target_checked(&ev))/>" show the dense blocks (thin hatched rows)"</label>
+                    <label><input type="checkbox" id="show-disagreement" prop:checked=move || show_disagreement.get()
+                        on:change=move |ev| show_disagreement.set(event_target_checked(&ev))/>" outline where the causal predictor disagrees with top-k"</label>
+                </div>
+            })}
+            {move || page.result.get().map(|r| {
+                let w = width();
+                view! { <Grid result=r width=w dark=is_dark(page) show_dense=show_dense.get() show_disagreement=show_disagreement.get()/> }
+            })}
+            {(!figure).then(|| view! { <Details/><super::export::HeatmapExport/> })}
         </section>
     }
 }
 
+/// The key: what each kind of cell means, and the colour bar of update weights with each routed
+/// layer's top-k threshold marked.
 #[component]
-fn Grid(result: std::sync::Arc<RunResult>) -> impl IntoView {
+fn Legend() -> impl IntoView {
     let page = expect_context::<PageState>();
-    let trace = &result.routed.trace;
-    let depth = trace.depth();
-    let columns = result
-        .pieces
+    view! {
+        <div class="legend">
+            <span><span class="key on" style=move || format!("background:{}", weight_colour(0.9, is_dark(page)))></span>" processed"</span>
+            <span><span class="key skipped"></span>" skipped"</span>
+            <span><span class="key dense"></span>" dense block (every token)"</span>
+            <span class="colourbar-wrap">"update weight σ(r): 0 "
+                {move || {
+                    let dark = is_dark(page);
+                    let stops: Vec<String> = (0..=8).map(|i| weight_colour(i as f32 / 8.0, dark)).collect();
+                    let marks = page.result.get().map(|r| r.routed.trace.layers.iter().filter_map(|l| l.topk_threshold.map(|t| (l.layer, t))).map(|(layer, t)| view! {
+                        <span class="threshold" style=format!("left:{:.1}%", t.clamp(0.0, 1.0) * 100.0) title=format!("layer {layer}: top-k threshold {t:.3}")></span>
+                    }).collect_view());
+                    view! { <span class="colourbar" style=format!("background:linear-gradient(90deg,{})", stops.join(","))>{marks}</span> }
+                }}
+                " 1"
+            </span>
+            <span class="note">"Ticks on the bar: each routed layer's top-k threshold. The number under a column is its routed depth: how many of the routed blocks processed it."</span>
+        </div>
+    }
+}
+
+/// The id of a grid cell: row 0 is the token's text, rows 1… its layers.
+fn cell_id(token: usize, row: usize) -> String {
+    format!("hm-{token}-{row}")
+}
+
+#[component]
+fn Grid(result: std::sync::Arc<RunResult>, width: f64, dark: bool, show_dense: bool, show_disagreement: bool) -> impl IntoView {
+    let page = expect_context::<PageState>();
+    let trace = result.routed.trace.clone();
+    let tokens = trace.tokens;
+    let k = capacity_k(trace.capacity, tokens);
+    let depth = routed_depth(&trace);
+    let labels: Vec<String> = result.pieces.iter().map(|p| visible(p)).collect();
+    let visible_layers: Vec<usize> = trace.layers.iter().filter(|l| l.routed || show_dense).map(|l| l.layer).collect();
+    let label_layers = visible_layers.clone();
+    let n_routed = trace.layers.iter().filter(|l| l.routed).count();
+    let row_labels: Vec<(String, bool)> = label_layers
         .iter()
-        .enumerate()
-        .map(|(i, piece)| {
-            let cells = trace
-                .layers
-                .iter()
-                .enumerate()
-                .map(|(l, layer)| {
-                    let (class, style) = match (layer.routed, layer.processed[i]) {
-                        (false, _) => ("cell dense", String::new()),
-                        (true, true) => ("cell on", format!("background:{}", weight_colour(layer.router_weight[i]))),
-                        (true, false) => ("cell skipped", String::new()),
-                    };
-                    let label = cell_label(trace, l, i);
+        .map(|&l| {
+            let layer = &trace.layers[l];
+            if layer.routed { (format!("L{l} · k {}", layer.processed_count()), true) } else { (format!("L{l} dense"), false) }
+        })
+        .collect();
+    let label_column = move || {
+        let rows = row_labels
+            .iter()
+            .map(|(text, routed)| view! { <span class=if *routed { "row-label" } else { "row-label dense" }>{text.clone()}</span> })
+            .collect_view();
+        view! {
+            <div class="hm-labels" aria-hidden="true" style=format!("width:{LABELS_PX}px")>
+                <span class="row-label text">"token"</span>
+                {rows}
+                <span class="row-label depth-label">"depth"</span>
+            </div>
+        }
+    };
+    let line_views = lines(&labels, width)
+        .into_iter()
+        .map(|range| {
+            let columns = range
+                .map(|i| {
+                    let cells = label_layers
+                        .iter()
+                        .map(|&l| {
+                            let layer = &trace.layers[l];
+                            let (class, style) = match (layer.routed, layer.processed[i]) {
+                                (false, _) => ("cell dense", String::new()),
+                                (true, true) => ("cell on", format!("background:{}", weight_colour(layer.router_weight[i], dark))),
+                                (true, false) => ("cell skipped", String::new()),
+                            };
+                            let class = if show_disagreement && disagrees(&trace, l, i) { format!("{class} disagree") } else { class.to_string() };
+                            let label = cell_label(&trace, l, i);
+                            view! {
+                                <span class=class style=style id=cell_id(i, l + 1) role="gridcell" aria-label=label.clone() title=label
+                                    on:mouseenter=move |_| page.selected.set(Some((i, Some(l))))></span>
+                            }
+                        })
+                        .collect_view();
+                    let name = token_label(&trace, i, &result.pieces[i]);
                     view! {
-                        <span class=class style=style title=label
-                            on:mouseenter=move |_| page.selected.set(Some((i, Some(l))))></span>
+                        <div class="tok" role="row" aria-rowindex=i + 1 style=format!("width:{}px", column_px(&labels[i]))
+                            on:mouseenter=move |_| page.selected.set(Some((i, None)))
+                            on:click=move |_| page.selected.set(Some((i, None)))>
+                            <span class="tok-text" role="rowheader" id=cell_id(i, 0) aria-label=name>{labels[i].clone()}</span>
+                            {cells}
+                            <span class="depth" aria-hidden="true">{depth[i]}</span>
+                        </div>
                     }
                 })
                 .collect_view();
-            let label = format!("token {}: “{}”, processed by {} of {} blocks", i + 1, piece, depth[i], trace.layers.len());
-            view! {
-                <div class="tok" tabindex="0" role="listitem" aria-label=label
-                    on:focus=move |_| page.selected.set(Some((i, None)))
-                    on:mouseenter=move |_| page.selected.set(Some((i, None)))>
-                    <span class="tok-text">{visible(piece)}</span>
-                    {cells}
-                    <span class="depth">{depth[i]}</span>
-                </div>
-            }
+            view! { <div class="hm-line" role="rowgroup">{label_column()}{columns}</div> }
         })
         .collect_view();
+    // Keyboard: one Tab stop; arrows move the active cell (announced through
+    // aria-activedescendant), Home/End go to the first/last token. Row 0 is the token's text.
+    let rows = visible_layers.len();
+    let layers = StoredValue::new(visible_layers);
+    let active = move || {
+        page.selected.get().map_or((0, 0), |(t, l)| {
+            let row = l.and_then(|l| layers.with_value(|v| v.iter().position(|&x| x == l))).map_or(0, |p| p + 1);
+            (t.min(tokens.saturating_sub(1)), row)
+        })
+    };
+    let id_of = move |t: usize, row: usize| cell_id(t, if row == 0 { 0 } else { layers.with_value(|v| v[row - 1]) + 1 });
+    let on_key = move |ev: web_sys::KeyboardEvent| {
+        let (t, row) = active();
+        let (t, row) = match ev.key().as_str() {
+            "ArrowRight" => ((t + 1).min(tokens.saturating_sub(1)), row),
+            "ArrowLeft" => (t.saturating_sub(1), row),
+            "ArrowDown" => (t, (row + 1).min(rows)),
+            "ArrowUp" => (t, row.saturating_sub(1)),
+            "Home" => (0, if ev.ctrl_key() { 0 } else { row }),
+            "End" => (tokens.saturating_sub(1), row),
+            _ => return,
+        };
+        ev.prevent_default();
+        page.selected.set(Some((t, if row == 0 { None } else { Some(layers.with_value(|v| v[row - 1])) })));
+        move_focus_ring(&ev, &id_of(t, row));
+    };
+    let active_id = move || {
+        let (t, row) = active();
+        id_of(t, row)
+    };
+    let description = format!(
+        "{tokens} tokens, one row each; {n_routed} routed layers each process k = {k} of them (top-k) or those the predictor picks (causal). Arrow keys move, Home and End jump."
+    );
     // While a newer run is on its way the old heatmap stays, dimmed.
     let stale = move || page.status.get() == super::Status::Running;
-    view! { <div class="grid" class:stale=stale data-run=move || page.runs.get() role="list" aria-label="Tokens with their per-layer routing">{columns}</div> }
+    view! {
+        <div class="grid" class:stale=stale data-run=move || page.runs.get() role="grid" tabindex="0"
+            aria-label="Routing heatmap" aria-description=description aria-rowcount=tokens
+            aria-activedescendant=active_id on:keydown=on_key>
+            {line_views}
+        </div>
+    }
+}
+
+/// Marks the keyboard's active cell and scrolls it into view.
+fn move_focus_ring(ev: &web_sys::KeyboardEvent, id: &str) {
+    let Some(grid) = ev.current_target().and_then(|t| t.dyn_into::<web_sys::Element>().ok()) else { return };
+    if let Ok(Some(old)) = grid.query_selector(".active") {
+        let _ = old.class_list().remove_1("active");
+    }
+    if let Ok(Some(cell)) = grid.query_selector(&format!("#{id}")) {
+        let _ = cell.class_list().add_1("active");
+        let options = web_sys::ScrollIntoViewOptions::new();
+        options.set_block(web_sys::ScrollLogicalPosition::Nearest);
+        options.set_inline(web_sys::ScrollLogicalPosition::Nearest);
+        cell.scroll_into_view_with_scroll_into_view_options(&options);
+    }
 }
 
 #[component]
@@ -134,7 +362,7 @@ fn Details() -> impl IntoView {
                     <p>"Token " {token + 1} ": " <code class="tok-detail">{visible(&piece)}</code>
                        {format!(" — next-token entropy {:.2} nats", r.routed.entropy.get(token).copied().unwrap_or(0.0))}</p>
                     <table>
-                        <thead><tr><th>"layer"</th><th>"block"</th><th>"decision"</th><th>"router weight"</th><th>"rank"</th><th>"top-k threshold"</th><th>"predictor p"</th></tr></thead>
+                        <thead><tr><th>"layer"</th><th>"block"</th><th>"decision"</th><th>"update weight"</th><th>"rank"</th><th>"top-k threshold"</th><th>"predictor p"</th></tr></thead>
                         <tbody>{rows}</tbody>
                     </table>
                 })

@@ -5,11 +5,14 @@
 mod charts;
 mod controls;
 mod engine;
+mod explainer;
 mod export;
 mod flops_table;
 mod generation;
 mod heatmap;
+mod predictor;
 mod state;
+mod study;
 mod worker;
 
 use std::sync::Arc;
@@ -75,6 +78,9 @@ pub fn start() {
         .and_then(|b| b.get_attribute("data-modscope"))
         .is_some_and(|v| v == "page");
     if is_page {
+        if let Some(shell) = web_sys::window().and_then(|w| w.document()).and_then(|d| d.get_element_by_id("shell")) {
+            shell.remove();
+        }
         let options = Options::from_location();
         leptos::mount::mount_to_body(move || view! { <Demo options=options.clone()/> });
     }
@@ -220,6 +226,18 @@ pub fn Demo(options: Options) -> impl IntoView {
     let full = options.panels == Panels::Full;
     let flops = options.panels != Panels::Heatmap;
     let style = options.height.as_ref().map(|h| format!("max-height:{h};overflow:auto"));
+    if options.figure {
+        // A figure: the heatmap and its key, as tall as they are, a caption from the host page,
+        // and the status line only while there is something to say (loading, a failure).
+        return view! {
+            <figure class="modscope figure" data-theme=move || page.theme.get() style=style>
+                {move || (page.status.get() != Status::Ready || page.message.get().is_some()).then(|| view! { <controls::StatusLine/> })}
+                <heatmap::Heatmap/>
+                <figcaption><slot name="caption"></slot></figcaption>
+            </figure>
+        }
+        .into_any();
+    }
     view! {
         <div class="modscope" class:page=options.standalone data-theme=move || page.theme.get() style=style>
             <header class="top">
@@ -230,18 +248,18 @@ pub fn Demo(options: Options) -> impl IntoView {
                 <export::ShareButton/>
             </header>
             <main>
+                {full.then(|| view! { <explainer::Explainer/> })}
                 <controls::TextInput/>
                 <controls::StatusLine/>
                 {full.then(|| view! { <controls::RoutingControls/> })}
                 <heatmap::Heatmap/>
                 {full.then(|| view! {
-                    <div class="row">
-                        <charts::WeightHistogram/>
-                        <charts::EntropyByDepth/>
-                    </div>
+                    <predictor::PredictorPanel/>
+                    <charts::WeightHistograms/>
+                    <charts::EntropyByDepth/>
                 })}
                 {flops.then(|| view! { <flops_table::FlopsPanel/> })}
-                {full.then(|| view! { <generation::GenerationPanel/> })}
+                {full.then(|| view! { <generation::GenerationPanel/> <study::StudyPanel/> })}
             </main>
             {options.standalone.then(|| view! {
                 <footer>
@@ -251,4 +269,5 @@ pub fn Demo(options: Options) -> impl IntoView {
             })}
         </div>
     }
+    .into_any()
 }

@@ -24,6 +24,7 @@ impl Options {
                 readonly: params.get("readonly"),
                 autorun: params.get("autorun"),
                 height: params.get("height"),
+                chrome: params.get("chrome"),
             };
         }
         Options::from_raw(raw, base, format!("{origin}{path}"), true)

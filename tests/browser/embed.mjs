@@ -30,6 +30,21 @@ await check('both elements render heatmaps with their own settings', async () =>
   await page.screenshot({ path: path.join(ROOT, 'artifacts', 'embed.png'), fullPage: true });
 });
 
+await check('a figure embed (chrome="none") is the heatmap, its key and the host\'s caption, nothing else', async () => {
+  await tokens('#demo-figure').first().waitFor({ timeout: 120000 });
+  assert.equal(await page.locator('#demo-figure >> css=button, textarea, select, input').count(), 0, 'no controls');
+  assert.ok(await page.locator('#demo-figure >> css=.legend').isVisible());
+  assert.match(await page.locator('#demo-figure [slot=caption]').textContent(), /^Figure 1\./);
+  const fit = await page.locator('#demo-figure').evaluate((host) => {
+    const f = host.shadowRoot.querySelector('figure');
+    const grid = f.querySelector('.grid');
+    return { host: host.getBoundingClientRect().height, figure: f.getBoundingClientRect().height, overflow: grid.scrollHeight - grid.clientHeight };
+  });
+  assert.ok(fit.overflow <= 1, `the grid scrolls by ${fit.overflow}px`);
+  assert.ok(fit.host <= fit.figure + 24, `element ${fit.host}px around a ${fit.figure}px figure`);
+  await page.locator('#demo-figure').screenshot({ path: path.join(ROOT, 'artifacts', 'embed-figure.png') });
+});
+
 await check('the iframe renders the full page from its URL', async () => {
   const frame = page.frameLocator('#demo-frame');
   await frame.locator('.grid .tok').first().waitFor({ timeout: 120000 });

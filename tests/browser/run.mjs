@@ -113,10 +113,91 @@ let cpuRouting = null;
     await typeText(page, SAMPLE);
   });
 
-  await check('cpu: keyboard focus on a token shows its details', async () => {
-    await page.focus('#heatmap .tok >> nth=3');
-    await page.waitForSelector('.details table');
-    assert.match(await page.textContent('.details'), /router weight/);
+  await check('cpu: the heatmap is one Tab stop, and arrow keys walk tokens and layers', async () => {
+    // Nothing inside the grid takes focus by Tab; the grid itself does.
+    assert.equal(await page.$$eval('#heatmap .grid [tabindex]', (e) => e.filter((x) => x.tabIndex >= 0).length), 0);
+    assert.equal(await page.getAttribute('#heatmap .grid', 'role'), 'grid');
+    await page.focus('#text');
+    let tabs = 0;
+    while (tabs < 40 && !(await page.evaluate(() => document.activeElement?.getAttribute('role') === 'grid'))) {
+      await page.keyboard.press('Tab');
+      tabs += 1;
+    }
+    assert.ok(tabs < 40, 'the grid is reachable by Tab');
+    await page.keyboard.press('ArrowRight');
+    await page.keyboard.press('ArrowRight');
+    await page.keyboard.press('ArrowDown');
+    await page.keyboard.press('ArrowDown');
+    const id = await page.getAttribute('#heatmap .grid', 'aria-activedescendant');
+    assert.equal(id, 'hm-2-2');
+    assert.match(await page.getAttribute(`#${id}`, 'aria-label'), /^layer 1: (processed|skipped), router weight/);
+    assert.match(await page.textContent('.details'), /Token 3/);
+    await page.keyboard.press('End');
+    const tokens = (await routing(page)).length;
+    assert.equal(await page.getAttribute('#heatmap .grid', 'aria-activedescendant'), `hm-${tokens - 1}-2`);
+    await page.keyboard.press('Home');
+    assert.equal(await page.getAttribute('#heatmap .grid', 'aria-activedescendant'), 'hm-0-2');
+    // A token's accessible name says which routed layers took it.
+    assert.match(await page.getAttribute('#hm-0-0', 'aria-label'), /^token 1: .*(processed by routed layers [\d, ]+|skipped by every routed layer)/);
+  });
+
+  await check('cpu: every heatmap state keeps 3:1 contrast against the panel, light and dark', async () => {
+    const measure = () => page.evaluate(() => {
+      const rgb = (c) => (c.match(/[\d.]+/g) ?? []).slice(0, 3).map(Number);
+      const lum = ([r, g, b]) => [r, g, b].map((v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; })
+        .reduce((s, v, i) => s + v * [0.2126, 0.7152, 0.0722][i], 0);
+      const ratio = (a, b) => { const [x, y] = [lum(a), lum(b)].sort((p, q) => q - p); return (x + 0.05) / (y + 0.05); };
+      const panel = rgb(getComputedStyle(document.querySelector('#heatmap')).backgroundColor);
+      const on = [...document.querySelectorAll('#heatmap .cell.on')].map((c) => rgb(getComputedStyle(c).backgroundColor));
+      const skipped = rgb(getComputedStyle(document.querySelector('#heatmap .cell.skipped')).borderTopColor);
+      const dense = rgb(getComputedStyle(document.querySelector('.modscope')).getPropertyValue('--dense').trim().replace(/^#(..)(..)(..)$/, (_, r, g, b) => `rgb(${parseInt(r, 16)},${parseInt(g, 16)},${parseInt(b, 16)})`));
+      return { processed: Math.min(...on.map((c) => ratio(c, panel))), skipped: ratio(skipped, panel), dense: ratio(dense, panel), cells: on.length };
+    });
+    const light = await measure();
+    await page.click('.theme');
+    await page.waitForTimeout(200);
+    const dark = await measure();
+    await page.screenshot({ path: path.join(ARTIFACTS, 'cpu-dark.png'), fullPage: true });
+    await page.click('.theme');
+    for (const [theme, m] of Object.entries({ light, dark })) {
+      assert.ok(m.cells > 0);
+      for (const state of ['processed', 'skipped', 'dense']) assert.ok(m[state] >= 3, `${theme} ${state}: ${m[state].toFixed(2)}:1`);
+    }
+  });
+
+  await check('cpu: controls say what they mean: k of T, per-layer predictor scores with the baseline', async () => {
+    const tokens = (await routing(page)).length;
+    assert.equal(await page.textContent('#capacity-value'), `12.5% → each routed block processes k = ${Math.ceil(tokens / 8)} of ${tokens} tokens`);
+    assert.match(await page.getAttribute('#capacity', 'aria-valuetext'), /k = \d+ of \d+ tokens/);
+    const rows = await page.$$eval('table.predictor tbody tr', (r) => r.map((x) => x.textContent));
+    assert.equal(rows.length, 4);
+    assert.match(await page.textContent('#agreement'), /skipped every token would score/);
+  });
+
+  await check('cpu: exports carry labels, key and settings; the trace exports as JSON', async () => {
+    const grab = async (button) => {
+      const download = page.waitForEvent('download');
+      await page.click(button);
+      return fs.readFileSync(await (await download).path(), 'utf8');
+    };
+    const svg = await grab('.export-svg');
+    for (const text of ['L1 · k', 'L0 dense', 'top-k routing at 12.5% capacity', 'update weight', 'skipped', 'processed']) assert.ok(svg.includes(text), `SVG lacks ${text}`);
+    const csv = (await grab('.export-csv')).trim().split('\n');
+    assert.match(csv[0], /,capacity,mode,backend,mod_ms,dense_ms,text$/);
+    assert.match(csv[1], /,0\.125,topk,CPU/);
+    const json = JSON.parse(await grab('.export-json'));
+    assert.equal(json.text, SAMPLE);
+    assert.equal(json.mod.analysis.trace.layers.length, 8);
+    assert.equal(json.pieces.length, (await routing(page)).length);
+  });
+
+  await check('cpu: Share says whether the link was copied and shows it', async () => {
+    await page.click('.share');
+    await page.waitForSelector('.copied');
+    assert.match(await page.textContent('.copied'), /Link copied|Copy it from the box/);
+    assert.match(await page.inputValue('.share-link'), /\?text=/);
+    await page.click('.embed-code');
+    await page.waitForFunction(() => /<mod-demo /.test(document.querySelector('.share-link').value));
   });
 
   await check('cpu: a phone-sized screen has no sideways scrolling', async () => {
@@ -125,6 +206,22 @@ let cpuRouting = null;
     assert.ok(await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth + 1));
     await page.screenshot({ path: path.join(ARTIFACTS, 'cpu-phone.png'), fullPage: false });
     await page.setViewportSize({ width: 1200, height: 1400 });
+  });
+
+  await check('cpu: figure mode (chrome=none) is the heatmap alone, as tall as its content', async () => {
+    const figure = await context.newPage();
+    await figure.goto(`${server.url}/?chrome=none&text=${encodeURIComponent(SAMPLE)}`);
+    await nextRun(figure, 0, 120000);
+    assert.equal(await figure.locator('textarea, button, select, input').count(), 0, 'no controls');
+    const fit = await figure.evaluate(() => {
+      const f = document.querySelector('figure.figure');
+      const grid = f.querySelector('.grid');
+      return { overflow: grid.scrollHeight - grid.clientHeight, figure: f.getBoundingClientRect().height, content: [...f.children].reduce((s, c) => s + c.getBoundingClientRect().height, 0) };
+    });
+    assert.ok(fit.overflow <= 1, `the grid scrolls by ${fit.overflow}px`);
+    assert.ok(fit.figure <= fit.content + 40, `figure ${fit.figure}px around ${fit.content}px of content`);
+    await figure.screenshot({ path: path.join(ARTIFACTS, 'cpu-figure.png'), fullPage: true });
+    await figure.close();
   });
 
   await check('cpu: no console errors, no requests off the origin', async () => {
