@@ -240,8 +240,10 @@ pub async fn workers() -> Result<Rc<Workers>, String> {
         .ok_or("the model files are not loaded yet")?;
     STARTING_WORKERS.with(|s| s.set(true));
     let started = async {
-        let routed = ModelWorker::start(&routed_bytes).await.map_err(|e| format!("models/mod.safetensors: {e}"))?;
-        let dense = ModelWorker::start(&dense_bytes).await.map_err(|e| format!("models/dense.safetensors: {e}"))?;
+        // Side by side: each worker instantiates the module and loads its weights on its own core.
+        let (routed, dense) = futures_util::future::join(ModelWorker::start(&routed_bytes), ModelWorker::start(&dense_bytes)).await;
+        let routed = routed.map_err(|e| format!("models/mod.safetensors: {e}"))?;
+        let dense = dense.map_err(|e| format!("models/dense.safetensors: {e}"))?;
         Ok(Rc::new(Workers { routed, dense }))
     }
     .await;

@@ -2,9 +2,74 @@
 //! per layer and per term, with the measured time of each forward pass.
 
 use leptos::prelude::*;
+use leptos::task::spawn_local;
 
-use super::PageState;
+use super::{PageState, engine, state};
 use crate::flops::Term;
+
+/// Runs per "Time it": enough for a median and quartiles that one slow run cannot move.
+const TIMING_RUNS: usize = 15;
+
+/// Median and quartiles of `v` (sorted in place).
+fn quartiles(v: &mut [f64]) -> (f64, f64, f64) {
+    v.sort_by(f64::total_cmp);
+    let at = |q: f64| v[((v.len() - 1) as f64 * q).round() as usize];
+    (at(0.25), at(0.5), at(0.75))
+}
+
+/// Times the current text TIMING_RUNS times (each run does both models, as the page does) and
+/// reports medians with their spread next to the FLOPs ratio.
+#[component]
+fn RepeatedTiming() -> impl IntoView {
+    let page = expect_context::<PageState>();
+    let summary = RwSignal::new(None::<String>);
+    let running = RwSignal::new(false);
+    let start = move |_| {
+        if running.get_untracked() {
+            return;
+        }
+        running.set(true);
+        summary.set(Some(format!("Timing {TIMING_RUNS} runs…")));
+        spawn_local(async move {
+            let settings = page.settings.get_untracked();
+            let kind = page.backend.get_untracked();
+            let (mut routed, mut dense, mut flops_ratio) = (Vec::new(), Vec::new(), f64::NAN);
+            for _ in 0..TIMING_RUNS {
+                while state::busy() {
+                    engine::sleep_ms(4).await;
+                }
+                state::set_busy(true);
+                let outcome = engine::run(kind, &settings.text, settings.capacity, settings.causal).await;
+                state::set_busy(false);
+                match outcome {
+                    Ok(r) => {
+                        routed.push(r.routed_ms);
+                        dense.push(r.dense_ms);
+                        flops_ratio = r.routed.flops.total() as f64 / r.dense.flops.total() as f64;
+                    }
+                    Err(e) => {
+                        summary.set(Some(format!("Timing stopped: {e}")));
+                        running.set(false);
+                        return;
+                    }
+                }
+            }
+            let mut ratios: Vec<f64> = routed.iter().zip(&dense).map(|(a, b)| a / b.max(1e-9)).collect();
+            let ((r1, r2, r3), (d1, d2, d3), (q1, q2, q3)) = (quartiles(&mut routed), quartiles(&mut dense), quartiles(&mut ratios));
+            summary.set(Some(format!(
+                "{TIMING_RUNS} runs on {}: MoD median {r2:.1} ms (quartiles {r1:.1}–{r3:.1}), dense {d2:.1} ms ({d1:.1}–{d3:.1}); time ratio {q2:.2} ({q1:.2}–{q3:.2}) against a FLOPs ratio of {flops_ratio:.2}.",
+                kind.label()
+            )));
+            running.set(false);
+        });
+    };
+    view! {
+        <div class="timing">
+            <button id="time-it" on:click=start disabled=move || running.get()>{format!("Time it ({TIMING_RUNS} runs)")}</button>
+            <span id="timing" class="note" role="status">{move || summary.get()}</span>
+        </div>
+    }
+}
 
 pub fn human(f: u64) -> String {
     match f {
@@ -54,6 +119,7 @@ pub fn FlopsPanel() -> impl IntoView {
                     <p class="note">"One multiply-add = 2 FLOPs. Counted: Q/K/V/O projections, attention scores and weighted sum, MLP, router, predictor, LM head. Not counted: embeddings, norms, softmax, activations, top-k. Times include reading the results back."</p>
                 }
             })}
+            <RepeatedTiming/>
         </section>
     }
 }

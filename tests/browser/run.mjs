@@ -71,6 +71,11 @@ let cpuRouting = null;
     assert.match(headline, /MoD [\d.]+ ms, dense [\d.]+ ms/);
   });
 
+  await check('cpu: "Time it" reports medians with quartiles next to the FLOPs ratio', async () => {
+    await page.click('#time-it');
+    await page.waitForFunction(() => /runs on .*median .*quartiles.*FLOPs ratio of 0\.\d\d/.test(document.querySelector('#timing')?.textContent ?? ''), null, { timeout: 120000 });
+  });
+
   await check('cpu: generation streams tokens and stops', async () => {
     await page.click('#generate');
     await page.waitForFunction(() => document.querySelectorAll('#gen-grid .tok').length >= 4, null, { timeout: 60000 });
