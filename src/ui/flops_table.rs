@@ -80,6 +80,85 @@ pub fn human(f: u64) -> String {
     }
 }
 
+/// Runs per capacity in the sweep (their median is drawn).
+const SWEEP_RUNS: usize = 3;
+
+/// Runs the current text at every capacity the slider offers and draws MoD ÷ dense for FLOPs and
+/// for measured time: where the FLOPs saving becomes time, and where it does not.
+#[component]
+fn CapacitySweep() -> impl IntoView {
+    let page = expect_context::<PageState>();
+    let points = RwSignal::new(Vec::<(f64, f64, f64)>::new());
+    let note = RwSignal::new(None::<String>);
+    let running = RwSignal::new(false);
+    let start = move |_| {
+        if running.get_untracked() {
+            return;
+        }
+        running.set(true);
+        points.set(Vec::new());
+        note.set(Some("Sweeping capacity…".into()));
+        spawn_local(async move {
+            let settings = page.settings.get_untracked();
+            let kind = page.backend.get_untracked();
+            for step in 1..=8 {
+                let capacity = step as f64 / 8.0;
+                let (mut ratios, mut flops) = (Vec::new(), f64::NAN);
+                for _ in 0..SWEEP_RUNS {
+                    while state::busy() {
+                        engine::sleep_ms(4).await;
+                    }
+                    state::set_busy(true);
+                    let outcome = engine::run(kind, &settings.text, capacity, false).await;
+                    state::set_busy(false);
+                    match outcome {
+                        Ok(r) => {
+                            ratios.push(r.routed_ms / r.dense_ms.max(1e-9));
+                            flops = r.routed.flops.total() as f64 / r.dense.flops.total() as f64;
+                        }
+                        Err(e) => {
+                            note.set(Some(format!("Sweep stopped: {e}")));
+                            running.set(false);
+                            return;
+                        }
+                    }
+                }
+                let (_, median, _) = quartiles(&mut ratios);
+                points.update(|p| p.push((capacity, flops, median)));
+            }
+            note.set(Some(format!("Top-k at each capacity, median of {SWEEP_RUNS} runs on {}.", kind.label())));
+            running.set(false);
+        });
+    };
+    let (w, h, left, bottom) = (360.0, 170.0, 34.0, 22.0);
+    let x = move |c: f64| left + (c - 0.125) / 0.875 * (w - left - 10.0);
+    let y_max = move || points.with(|p| p.iter().map(|q| q.1.max(q.2)).fold(1.2, f64::max));
+    let y = move |v: f64| 8.0 + (1.0 - v / y_max()) * (h - bottom - 8.0);
+    let path = move |pick: fn(&(f64, f64, f64)) -> f64| {
+        points.with(|p| p.iter().enumerate().map(|(i, q)| format!("{}{:.1},{:.1}", if i == 0 { "M" } else { "L" }, x(q.0), y(pick(q)))).collect::<String>())
+    };
+    view! {
+        <div class="sweep">
+            <button id="sweep-capacity" on:click=start disabled=move || running.get()>"Sweep capacity"</button>
+            <span class="note" role="status">{move || note.get()}</span>
+            {move || (!points.with(Vec::is_empty)).then(|| view! {
+                <svg class="sweep-chart" viewBox=format!("0 0 {w} {h}") role="img"
+                    aria-label=move || points.with(|p| p.iter().map(|q| format!("capacity {:.1}%: FLOPs ratio {:.2}, time ratio {:.2}", q.0 * 100.0, q.1, q.2)).collect::<Vec<_>>().join("; "))>
+                    <line class="axis" x1=left x2=w - 10.0 y1=h - bottom y2=h - bottom/>
+                    <line class="axis" x1=left x2=left y1="8" y2=h - bottom/>
+                    <line class="mark" stroke-dasharray="2 3" x1=left x2=w - 10.0 y1=move || y(1.0) y2=move || y(1.0)/>
+                    <path class="line-flops" d=move || path(|q| q.1)/>
+                    <path class="line-time" d=move || path(|q| q.2)/>
+                    <text x=left - 4.0 y=move || y(1.0) + 3.0 text-anchor="end">"1.0"</text>
+                    <text x=left - 4.0 y=h - bottom text-anchor="end">"0"</text>
+                    {[0.125, 0.5, 1.0].map(|c| view! { <text x=x(c) y=h - 6.0 text-anchor="middle">{format!("{:.1}%", c * 100.0)}</text> }).into_iter().collect_view()}
+                </svg>
+                <p class="note"><span class="swatch flops"></span>" FLOPs, MoD ÷ dense "<span class="swatch time"></span>" measured time, MoD ÷ dense (x: capacity)"</p>
+            })}
+        </div>
+    }
+}
+
 #[component]
 pub fn FlopsPanel() -> impl IntoView {
     let page = expect_context::<PageState>();
@@ -120,6 +199,7 @@ pub fn FlopsPanel() -> impl IntoView {
                 }
             })}
             <RepeatedTiming/>
+            <CapacitySweep/>
         </section>
     }
 }

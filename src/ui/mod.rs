@@ -92,10 +92,16 @@ pub async fn preload(asset_base: String) -> Result<(), wasm_bindgen::JsValue> {
     engine::load(&asset_base, |_| {}).await.map_err(|e| e.into())
 }
 
+thread_local! {
+    /// Every mounted `<mod-demo>`'s state, by the id `mount_demo` returned, for live attribute changes.
+    static INSTANCES: std::cell::RefCell<Vec<PageState>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
 /// Mounts a demo into `parent` (an element's shadow root container). `options` holds the
-/// element's attributes as strings; `page_url` is the full page that share links open.
+/// element's attributes as strings; `page_url` is the full page that share links open. Returns
+/// the instance's id for [`update_demo`].
 #[wasm_bindgen]
-pub fn mount_demo(parent: web_sys::HtmlElement, options: wasm_bindgen::JsValue, asset_base: String, page_url: String) {
+pub fn mount_demo(parent: web_sys::HtmlElement, options: wasm_bindgen::JsValue, asset_base: String, page_url: String) -> u32 {
     console_error_panic_hook::set_once();
     let raw: RawOptions = js_sys::JSON::stringify(&options)
         .ok()
@@ -104,6 +110,29 @@ pub fn mount_demo(parent: web_sys::HtmlElement, options: wasm_bindgen::JsValue, 
         .unwrap_or_default();
     let options = Options::from_raw(raw, asset_base, page_url, false);
     leptos::mount::mount_to(parent, move || view! { <Demo options=options.clone()/> }).forget();
+    // `Demo` registered itself while mounting, synchronously: it is the last one.
+    INSTANCES.with(|i| i.borrow().len().saturating_sub(1) as u32)
+}
+
+/// Applies a changed attribute of a mounted `<mod-demo>` live: `text`, `capacity`, `mode` and
+/// `theme` (parsed as on first mount). Returns false for the others, which are read only when
+/// the element is connected.
+#[wasm_bindgen]
+pub fn update_demo(id: u32, name: String, value: Option<String>) -> bool {
+    let Some(page) = INSTANCES.with(|i| i.borrow().get(id as usize).copied()) else { return false };
+    let parsed = |raw: RawOptions| Options::from_raw(raw, String::new(), String::new(), false);
+    match name.as_str() {
+        "text" => page.settings.update(|s| s.text = parsed(RawOptions { text: value, ..Default::default() }).settings.text),
+        "capacity" => page.settings.update(|s| s.capacity = parsed(RawOptions { capacity: value, ..Default::default() }).settings.capacity),
+        "mode" => page.settings.update(|s| s.causal = parsed(RawOptions { mode: value, ..Default::default() }).settings.causal),
+        "theme" => {
+            page.theme.set(parsed(RawOptions { theme: value, ..Default::default() }).theme);
+            return true;
+        }
+        _ => return false,
+    }
+    schedule_run(page, 0);
+    true
 }
 
 /// Debounced re-run: a newer request supersedes older ones, whose results are dropped.
@@ -222,6 +251,9 @@ pub fn Demo(options: Options) -> impl IntoView {
         options: StoredValue::new(options.clone()),
     };
     provide_context(page);
+    if !options.standalone {
+        INSTANCES.with(|i| i.borrow_mut().push(page));
+    }
     spawn_local(start_up(page));
     let full = options.panels == Panels::Full;
     let flops = options.panels != Panels::Heatmap;

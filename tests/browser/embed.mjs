@@ -45,6 +45,25 @@ await check('a figure embed (chrome="none") is the heatmap, its key and the host
   await page.locator('#demo-figure').screenshot({ path: path.join(ROOT, 'artifacts', 'embed-figure.png') });
 });
 
+await check('text and capacity attributes set by the host page apply live', async () => {
+  const before = await rowsOf('#demo-figure');
+  await page.evaluate(() => {
+    const el = document.querySelector('#demo-figure');
+    el.setAttribute('text', 'Captain Wentworth had no fortune. He had been lucky in his profession.');
+    el.setAttribute('capacity', '0.5');
+  });
+  await page.waitForFunction(() => {
+    const toks = document.querySelector('#demo-figure').shadowRoot.querySelectorAll('.grid .tok-text');
+    return [...toks].map((t) => t.textContent).join('').startsWith('Captain');
+  }, null, { timeout: 60000 });
+  await page.waitForFunction(() => {
+    const root = document.querySelector('#demo-figure').shadowRoot;
+    const toks = [...root.querySelectorAll('.grid .tok')];
+    return toks.length > 0 && toks.filter((t) => t.querySelectorAll('.cell')[1].classList.contains('on')).length === Math.ceil(toks.length / 2);
+  }, null, { timeout: 60000 });
+  assert.notDeepEqual(await rowsOf('#demo-figure'), before);
+});
+
 await check('the iframe renders the full page from its URL', async () => {
   const frame = page.frameLocator('#demo-frame');
   await frame.locator('.grid .tok').first().waitFor({ timeout: 120000 });

@@ -76,6 +76,16 @@ let cpuRouting = null;
     await page.waitForFunction(() => /runs on .*median .*quartiles.*FLOPs ratio of 0\.\d\d/.test(document.querySelector('#timing')?.textContent ?? ''), null, { timeout: 120000 });
   });
 
+  await check('cpu: the capacity sweep draws FLOPs and time ratios for every capacity', async () => {
+    await page.click('#sweep-capacity');
+    await page.waitForSelector('.sweep-chart', { timeout: 120000 });
+    await page.waitForFunction(() => (document.querySelector('.sweep-chart')?.getAttribute('aria-label') ?? '').split(';').length === 8, null, { timeout: 120000 });
+    const label = await page.getAttribute('.sweep-chart', 'aria-label');
+    const flops = [...label.matchAll(/FLOPs ratio ([\d.]+)/g)].map((m) => Number(m[1]));
+    assert.ok(flops.every((f, i) => i === 0 || f >= flops[i - 1]), `FLOPs ratio rises with capacity: ${flops}`);
+    assert.ok(flops[7] > 1, 'at 100% MoD costs more than dense (router and predictor)');
+  });
+
   await check('cpu: generation streams tokens and stops', async () => {
     await page.click('#generate');
     await page.waitForFunction(() => document.querySelectorAll('#gen-grid .tok').length >= 4, null, { timeout: 60000 });
