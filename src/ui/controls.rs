@@ -131,8 +131,8 @@ pub fn RoutingControls() -> impl IntoView {
     view! {
         <fieldset class="controls">
             <legend>"Routing"</legend>
-            <label for="capacity">"Capacity"</label>
             <div class="capacity-row">
+                <label for="capacity">"Capacity"</label>
                 <input id="capacity" type="range" min="0.125" max="1" step="0.125"
                     disabled=move || page.settings.with(|s| s.causal)
                     aria-valuetext=capacity_words

@@ -44,32 +44,43 @@ pub fn Explainer() -> impl IntoView {
                         {move || k_text().unwrap_or_else(|| "k of the text's tokens".into())}
                         "). The rest skip the block: their vector passes through unchanged, so the block costs a fraction of its usual compute."
                     </p>
-                    <p>
-                        <strong>"Capacity"</strong>" sets k as a share of the text (12.5% here, as in the paper). This model has 8 blocks; "
-                        "blocks 1, 3, 5 and 7 are routed (rows L1, L3, L5, L7 of the heatmap), the others are dense."
-                    </p>
-                    <p>
-                        "Choosing the top k needs the whole text, which a model generating one token at a time does not have. So a small "
-                        <strong>"causal predictor"</strong>" learns to guess, token by token, whether top-k would take it; switch the mode to see its choices."
-                    </p>
+                    <details class="more">
+                        <summary>"More: capacity, the causal predictor, what to look for"</summary>
+                        <p>
+                            <strong>"Capacity"</strong>" sets k as a share of the text (12.5% here, as in the paper). This model has 8 blocks; "
+                            "blocks 1, 3, 5 and 7 are routed (rows L1, L3, L5, L7 of the heatmap), the others are dense."
+                        </p>
+                        <p>
+                            "Choosing the top k needs the whole text, which a model generating one token at a time does not have. So a small "
+                            <strong>"causal predictor"</strong>" learns to guess, token by token, whether top-k would take it; switch the mode to see its choices."
+                        </p>
+                        <ul class="notice">
+                            <li>"Which rows take the paragraph breaks, quotes and capitalised words, and which take almost nothing you would call a pattern?"</li>
+                            <li>"Drag capacity to 100%: every routed block then processes every token, and MoD costs as much as dense (see the FLOPs panel)."</li>
+                            <li>"Switch to the causal predictor and turn on the disagreement outlines: where does guessing without the future go wrong?"</li>
+                        </ul>
+                    </details>
                 </div>
                 <RoutedBlockDiagram/>
             </div>
-            <div class="presets" role="group" aria-label="Example texts">
-                <span class="label-inline">"Try: "</span>
-                {PRESETS.iter().map(|&(name, text)| view! {
-                    <button class="preset" on:click=move |_| {
-                        page.settings.update(|s| s.text = text.to_string());
-                        schedule_run(page, 0);
-                    }>{name}</button>
-                }).collect_view()}
-            </div>
-            <ul class="notice">
-                <li>"Which rows take the paragraph breaks, quotes and capitalised words, and which take almost nothing you would call a pattern?"</li>
-                <li>"Drag capacity to 100%: every routed block then processes every token, and MoD costs as much as dense (see the FLOPs panel)."</li>
-                <li>"Switch to the causal predictor and turn on the disagreement outlines: where does guessing without the future go wrong?"</li>
-            </ul>
         </details>
+    }
+}
+
+/// Example texts, one click each, next to the text box.
+#[component]
+pub fn Presets() -> impl IntoView {
+    let page = expect_context::<PageState>();
+    view! {
+        <div class="presets" role="group" aria-label="Example texts">
+            <span class="label-inline">"Try: "</span>
+            {PRESETS.iter().map(|&(name, text)| view! {
+                <button class="preset" on:click=move |_| {
+                    page.settings.update(|s| s.text = text.to_string());
+                    schedule_run(page, 0);
+                }>{name}</button>
+            }).collect_view()}
+        </div>
     }
 }
 

@@ -280,10 +280,17 @@ pub fn Demo(options: Options) -> impl IntoView {
                 <export::ShareButton/>
             </header>
             <main>
-                {full.then(|| view! { <explainer::Explainer/> })}
-                <controls::TextInput/>
-                <controls::StatusLine/>
-                {full.then(|| view! { <controls::RoutingControls/> })}
+                // On a wide screen the explainer sits beside the text and controls, so the heatmap
+                // starts within the first screen.
+                <div class:intro=full>
+                    {full.then(|| view! { <explainer::Explainer/> })}
+                    <div class="input-column">
+                        {full.then(|| view! { <explainer::Presets/> })}
+                        <controls::TextInput/>
+                        <controls::StatusLine/>
+                        {full.then(|| view! { <controls::RoutingControls/> })}
+                    </div>
+                </div>
                 <heatmap::Heatmap/>
                 {full.then(|| view! {
                     <predictor::PredictorPanel/>

@@ -139,6 +139,8 @@ let cpuRouting = null;
       tabs += 1;
     }
     assert.ok(tabs < 40, 'the grid is reachable by Tab');
+    await page.keyboard.press('Control+Home');
+    assert.equal(await page.getAttribute('#heatmap .grid', 'aria-activedescendant'), 'hm-0-0');
     await page.keyboard.press('ArrowRight');
     await page.keyboard.press('ArrowRight');
     await page.keyboard.press('ArrowDown');
