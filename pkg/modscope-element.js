@@ -4,10 +4,11 @@
 //
 //   <script type="module" src="pkg/modscope-element.js"></script>
 //   <mod-demo text="It is a truth…" capacity="0.25" mode="topk" panels="heatmap" theme="dark"></mod-demo>
-import init, { preload, mount_demo } from './modscope.js';
+//   <mod-demo chrome="none" text="…"><span slot="caption">Figure 1: …</span></mod-demo>   (a figure)
+import init, { preload, mount_demo, update_demo } from './modscope.js';
 
 const base = new URL('./', import.meta.url).href;
-const ATTRIBUTES = ['text', 'capacity', 'mode', 'backend', 'panels', 'theme', 'readonly', 'autorun', 'height'];
+const ATTRIBUTES = ['text', 'capacity', 'mode', 'backend', 'panels', 'theme', 'readonly', 'autorun', 'height', 'chrome'];
 let ready = null;
 
 /** Starts the wasm module and fetches the weights, once for the whole page. */
@@ -17,6 +18,13 @@ function boot() {
 }
 
 class ModDemo extends HTMLElement {
+  static get observedAttributes() { return ATTRIBUTES; }
+
+  /** text, capacity, mode and theme apply live; the rest are read when the element connects. */
+  attributeChangedCallback(name, old, value) {
+    if (this.instance !== undefined && old !== value) update_demo(this.instance, name, value ?? undefined);
+  }
+
   async connectedCallback() {
     if (this.shadowRoot) return;
     const root = this.attachShadow({ mode: 'open' });
@@ -31,7 +39,7 @@ class ModDemo extends HTMLElement {
     try {
       await boot();
       mount.textContent = '';
-      mount_demo(mount, options, base, new URL('index.html', base).href);
+      this.instance = mount_demo(mount, options, base, new URL('index.html', base).href);
     } catch (e) {
       mount.textContent = `modscope could not start: ${e}`;
     }

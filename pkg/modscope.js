@@ -120,11 +120,13 @@ export function memory_bytes() {
 
 /**
  * Mounts a demo into `parent` (an element's shadow root container). `options` holds the
- * element's attributes as strings; `page_url` is the full page that share links open.
+ * element's attributes as strings; `page_url` is the full page that share links open. Returns
+ * the instance's id for [`update_demo`].
  * @param {HTMLElement} parent
  * @param {any} options
  * @param {string} asset_base
  * @param {string} page_url
+ * @returns {number}
  */
 export function mount_demo(parent, options, asset_base, page_url) {
     let ptr0, len0, ptr1, len1;
@@ -138,7 +140,8 @@ export function mount_demo(parent, options, asset_base, page_url) {
         if (ptr0) { wasm.__wbindgen_free(ptr0, len0 * 1, 1); }
         throw e;
     }
-    wasm.mount_demo(parent, options, ptr0, len0, ptr1, len1);
+    const ret = wasm.mount_demo(parent, options, ptr0, len0, ptr1, len1);
+    return ret >>> 0;
 }
 
 /**
@@ -151,6 +154,32 @@ export function preload(asset_base) {
     const len0 = WASM_VECTOR_LEN;
     const ret = wasm.preload(ptr0, len0);
     return ret;
+}
+
+/**
+ * Applies a changed attribute of a mounted `<mod-demo>` live: `text`, `capacity`, `mode` and
+ * `theme` (parsed as on first mount). Returns false for the others, which are read only when
+ * the element is connected.
+ * @param {number} id
+ * @param {string} name
+ * @param {string | null} [value]
+ * @returns {boolean}
+ */
+export function update_demo(id, name, value) {
+    const val3 = +id;
+    let ptr0, len0, ptr1, len1;
+    try {
+        ptr0 = passStringToWasm0(name, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
+        len0 = WASM_VECTOR_LEN;
+        ptr1 = isLikeNone(value) ? 0 : passStringToWasm0(value, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
+        len1 = WASM_VECTOR_LEN;
+    } catch (e) {
+        if (ptr1) { wasm.__wbindgen_free(ptr1, len1 * 1, 1); }
+        if (ptr0) { wasm.__wbindgen_free(ptr0, len0 * 1, 1); }
+        throw e;
+    }
+    const ret = wasm.update_demo(val3, ptr0, len0, ptr1, len1);
+    return ret !== 0;
 }
 
 /**
@@ -239,6 +268,10 @@ function __wbg_get_imports() {
             const ret = Promise.all(arg0);
             return ret;
         },
+        __wbg_appendChild_dbf7ad2f48413560: function() { return handleError(function (arg0, arg1) {
+            const ret = arg0.appendChild(arg1);
+            return ret;
+        }, arguments); },
         __wbg_append_24889ba5c72546c0: function(arg0, arg1, arg2, arg3, arg4) {
             arg0.append(getStringFromWasm0(arg1, arg2), getStringFromWasm0(arg3, arg4));
         },
@@ -290,12 +323,20 @@ function __wbg_get_imports() {
             const ret = arg0.cancelBubble;
             return ret;
         },
+        __wbg_checked_3f95ede4ece3a2c2: function(arg0) {
+            const ret = arg0.checked;
+            return ret;
+        },
         __wbg_classList_97e966c261669b85: function(arg0) {
             const ret = arg0.classList;
             return ret;
         },
         __wbg_click_c6eff13daacf9806: function(arg0) {
             arg0.click();
+        },
+        __wbg_clientWidth_269ea87f17b863bf: function(arg0) {
+            const ret = arg0.clientWidth;
+            return ret;
         },
         __wbg_cloneNode_36b90700fd8dbbb0: function() { return handleError(function (arg0) {
             const ret = arg0.cloneNode();
@@ -379,6 +420,14 @@ function __wbg_get_imports() {
         __wbg_createTextNode_2b48c3fc75dfcc67: function(arg0, arg1, arg2) {
             const ret = arg0.createTextNode(getStringFromWasm0(arg1, arg2));
             return ret;
+        },
+        __wbg_ctrlKey_b7978e4cf78dc62b: function(arg0) {
+            const ret = arg0.ctrlKey;
+            return ret;
+        },
+        __wbg_currentTarget_ed5964b1e5e730f0: function(arg0) {
+            const ret = arg0.currentTarget;
+            return isLikeNone(ret) ? 0 : addToExternrefTable0(ret);
         },
         __wbg_data_c7e5e8500f1bca2f: function(arg0) {
             const ret = arg0.data;
@@ -472,6 +521,10 @@ function __wbg_get_imports() {
             const ret = arg0.getContext(getStringFromWasm0(arg1, arg2));
             return isLikeNone(ret) ? 0 : addToExternrefTable0(ret);
         }, arguments); },
+        __wbg_getElementById_7ee213db584f37b0: function(arg0, arg1, arg2) {
+            const ret = arg0.getElementById(getStringFromWasm0(arg1, arg2));
+            return isLikeNone(ret) ? 0 : addToExternrefTable0(ret);
+        },
         __wbg_getMappedRange_fd3092e276caa831: function() { return handleError(function (arg0, arg1, arg2) {
             const ret = arg0.getMappedRange(arg1, arg2);
             return ret;
@@ -510,6 +563,10 @@ function __wbg_get_imports() {
             const ret = arg0.info;
             return ret;
         },
+        __wbg_innerWidth_3bc249efddc56481: function() { return handleError(function (arg0) {
+            const ret = arg0.innerWidth;
+            return ret;
+        }, arguments); },
         __wbg_insertBefore_10ab0c19b463c12b: function() { return handleError(function (arg0, arg1, arg2) {
             const ret = arg0.insertBefore(arg1, arg2);
             return ret;
@@ -687,6 +744,13 @@ function __wbg_get_imports() {
         __wbg_isFallbackAdapter_b70ad418e985d5d4: function(arg0) {
             const ret = arg0.isFallbackAdapter;
             return ret;
+        },
+        __wbg_key_76125a528069feff: function(arg0, arg1) {
+            const ret = arg1.key;
+            const ptr1 = passStringToWasm0(ret, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
+            const len1 = WASM_VECTOR_LEN;
+            getDataViewMemory0().setInt32((arg0 >>> 0) + 4 * 1, len1, true);
+            getDataViewMemory0().setInt32((arg0 >>> 0) + 4 * 0, ptr1, true);
         },
         __wbg_label_b4e9fa173fb30ad5: function(arg0, arg1) {
             const ret = arg1.label;
@@ -1032,12 +1096,19 @@ function __wbg_get_imports() {
         __wbg_postMessage_bd2251942b5b5242: function() { return handleError(function (arg0, arg1, arg2) {
             arg0.postMessage(arg1, arg2);
         }, arguments); },
+        __wbg_preventDefault_cfb06b02e7406899: function(arg0) {
+            arg0.preventDefault();
+        },
         __wbg_prototypesetcall_13162965d1fe7aa3: function(arg0, arg1, arg2) {
             Uint8Array.prototype.set.call(getArrayU8FromWasm0(arg0, arg1), arg2);
         },
         __wbg_pushErrorScope_efdacf97dcba3b94: function(arg0, arg1) {
             arg0.pushErrorScope(__wbindgen_enum_GpuErrorFilter[arg1]);
         },
+        __wbg_querySelector_1555c239948f2bf0: function() { return handleError(function (arg0, arg1, arg2) {
+            const ret = arg0.querySelector(getStringFromWasm0(arg1, arg2));
+            return isLikeNone(ret) ? 0 : addToExternrefTable0(ret);
+        }, arguments); },
         __wbg_queueMicrotask_1e8503a8a690f0a3: function(arg0) {
             const ret = arg0.queueMicrotask;
             return ret;
@@ -1092,6 +1163,9 @@ function __wbg_get_imports() {
         __wbg_scale_57e5c903fb153a90: function() { return handleError(function (arg0, arg1, arg2) {
             arg0.scale(arg1, arg2);
         }, arguments); },
+        __wbg_scrollIntoView_2d57abe5fc53ada3: function(arg0, arg1) {
+            arg0.scrollIntoView(arg1);
+        },
         __wbg_search_b8ba44c19bb02b19: function() { return handleError(function (arg0, arg1) {
             const ret = arg1.search;
             const ptr1 = passStringToWasm0(ret, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
@@ -1136,6 +1210,9 @@ function __wbg_get_imports() {
         },
         __wbg_set_binding_921af47b178839b7: function(arg0, arg1) {
             arg0.binding = arg1 >>> 0;
+        },
+        __wbg_set_block_a5fb74a86e30b7a1: function(arg0, arg1) {
+            arg0.block = __wbindgen_enum_ScrollLogicalPosition[arg1];
         },
         __wbg_set_buffer_e254d16772ccdf1f: function(arg0, arg1) {
             arg0.buffer = arg1;
@@ -1190,6 +1267,9 @@ function __wbg_get_imports() {
         },
         __wbg_set_href_0f986799cac24892: function(arg0, arg1, arg2) {
             arg0.href = getStringFromWasm0(arg1, arg2);
+        },
+        __wbg_set_inline_99055ea8c877c63a: function(arg0, arg1) {
+            arg0.inline = __wbindgen_enum_ScrollLogicalPosition[arg1];
         },
         __wbg_set_innerHTML_a9d3a267967b5117: function(arg0, arg1, arg2) {
             arg0.innerHTML = getStringFromWasm0(arg1, arg2);
@@ -1450,53 +1530,53 @@ function __wbg_get_imports() {
             arg0.writeBuffer(arg1, arg2, getArrayU8FromWasm0(arg3, arg4), arg5, arg6);
         }, arguments); },
         __wbindgen_generic_0000000000000001: function(arg0, arg1) {
-            // Cast intrinsic for `Closure(Closure { owned: true, function: Function { arguments: [Externref], shim_idx: 1870, ret: Unit, inner_ret: Some(Unit) }, mutable: true }) -> Externref`.
-            const ret = makeMutClosure(arg0, arg1, wasm_bindgen__convert__closures_____invoke__h315e1d95aa956bb5);
+            // Cast intrinsic for `Closure(Closure { owned: true, function: Function { arguments: [Externref], shim_idx: 1877, ret: Unit, inner_ret: Some(Unit) }, mutable: true }) -> Externref`.
+            const ret = makeMutClosure(arg0, arg1, wasm_bindgen__convert__closures_____invoke__h700282e846ba8de6);
             return ret;
         },
         __wbindgen_generic_0000000000000002: function(arg0, arg1) {
-            // Cast intrinsic for `Closure(Closure { owned: true, function: Function { arguments: [Externref], shim_idx: 3305, ret: Result(Unit), inner_ret: Some(Result(Unit)) }, mutable: true }) -> Externref`.
+            // Cast intrinsic for `Closure(Closure { owned: true, function: Function { arguments: [Externref], shim_idx: 3309, ret: Result(Unit), inner_ret: Some(Result(Unit)) }, mutable: true }) -> Externref`.
             const ret = makeMutClosure(arg0, arg1, wasm_bindgen__convert__closures_____invoke__h1c01f5e8917b7c8f);
             return ret;
         },
         __wbindgen_generic_0000000000000003: function(arg0, arg1) {
-            // Cast intrinsic for `Closure(Closure { owned: true, function: Function { arguments: [NamedExternref("Event")], shim_idx: 1870, ret: Unit, inner_ret: Some(Unit) }, mutable: true }) -> Externref`.
-            const ret = makeMutClosure(arg0, arg1, wasm_bindgen__convert__closures_____invoke__h315e1d95aa956bb5_17);
+            // Cast intrinsic for `Closure(Closure { owned: true, function: Function { arguments: [NamedExternref("Event")], shim_idx: 1877, ret: Unit, inner_ret: Some(Unit) }, mutable: true }) -> Externref`.
+            const ret = makeMutClosure(arg0, arg1, wasm_bindgen__convert__closures_____invoke__h700282e846ba8de6_18);
             return ret;
         },
         __wbindgen_generic_0000000000000004: function(arg0, arg1) {
-            // Cast intrinsic for `Closure(Closure { owned: true, function: Function { arguments: [NamedExternref("GPUDevice")], shim_idx: 3305, ret: Result(Unit), inner_ret: Some(Result(Unit)) }, mutable: true }) -> Externref`.
-            const ret = makeMutClosure(arg0, arg1, wasm_bindgen__convert__closures_____invoke__h1c01f5e8917b7c8f_18);
+            // Cast intrinsic for `Closure(Closure { owned: true, function: Function { arguments: [NamedExternref("GPUDevice")], shim_idx: 3309, ret: Result(Unit), inner_ret: Some(Result(Unit)) }, mutable: true }) -> Externref`.
+            const ret = makeMutClosure(arg0, arg1, wasm_bindgen__convert__closures_____invoke__h1c01f5e8917b7c8f_19);
             return ret;
         },
         __wbindgen_generic_0000000000000005: function(arg0, arg1) {
-            // Cast intrinsic for `Closure(Closure { owned: true, function: Function { arguments: [NamedExternref("GPUDeviceLostInfo")], shim_idx: 1870, ret: Unit, inner_ret: Some(Unit) }, mutable: true }) -> Externref`.
-            const ret = makeMutClosure(arg0, arg1, wasm_bindgen__convert__closures_____invoke__h315e1d95aa956bb5_19);
+            // Cast intrinsic for `Closure(Closure { owned: true, function: Function { arguments: [NamedExternref("GPUDeviceLostInfo")], shim_idx: 1877, ret: Unit, inner_ret: Some(Unit) }, mutable: true }) -> Externref`.
+            const ret = makeMutClosure(arg0, arg1, wasm_bindgen__convert__closures_____invoke__h700282e846ba8de6_20);
             return ret;
         },
         __wbindgen_generic_0000000000000006: function(arg0, arg1) {
-            // Cast intrinsic for `Closure(Closure { owned: true, function: Function { arguments: [NamedExternref("GPUUncapturedErrorEvent")], shim_idx: 1870, ret: Unit, inner_ret: Some(Unit) }, mutable: true }) -> Externref`.
-            const ret = makeMutClosure(arg0, arg1, wasm_bindgen__convert__closures_____invoke__h315e1d95aa956bb5_20);
+            // Cast intrinsic for `Closure(Closure { owned: true, function: Function { arguments: [NamedExternref("GPUUncapturedErrorEvent")], shim_idx: 1877, ret: Unit, inner_ret: Some(Unit) }, mutable: true }) -> Externref`.
+            const ret = makeMutClosure(arg0, arg1, wasm_bindgen__convert__closures_____invoke__h700282e846ba8de6_21);
             return ret;
         },
         __wbindgen_generic_0000000000000007: function(arg0, arg1) {
-            // Cast intrinsic for `Closure(Closure { owned: true, function: Function { arguments: [NamedExternref("MessageEvent")], shim_idx: 1870, ret: Unit, inner_ret: Some(Unit) }, mutable: true }) -> Externref`.
-            const ret = makeMutClosure(arg0, arg1, wasm_bindgen__convert__closures_____invoke__h315e1d95aa956bb5_21);
+            // Cast intrinsic for `Closure(Closure { owned: true, function: Function { arguments: [NamedExternref("MessageEvent")], shim_idx: 1877, ret: Unit, inner_ret: Some(Unit) }, mutable: true }) -> Externref`.
+            const ret = makeMutClosure(arg0, arg1, wasm_bindgen__convert__closures_____invoke__h700282e846ba8de6_22);
             return ret;
         },
         __wbindgen_generic_0000000000000008: function(arg0, arg1) {
-            // Cast intrinsic for `Closure(Closure { owned: true, function: Function { arguments: [NamedExternref("any")], shim_idx: 3305, ret: Result(Unit), inner_ret: Some(Result(Unit)) }, mutable: true }) -> Externref`.
-            const ret = makeMutClosure(arg0, arg1, wasm_bindgen__convert__closures_____invoke__h1c01f5e8917b7c8f_22);
-            return ret;
-        },
-        __wbindgen_generic_0000000000000009: function(arg0, arg1) {
-            // Cast intrinsic for `Closure(Closure { owned: true, function: Function { arguments: [NamedExternref("undefined")], shim_idx: 3305, ret: Result(Unit), inner_ret: Some(Result(Unit)) }, mutable: true }) -> Externref`.
+            // Cast intrinsic for `Closure(Closure { owned: true, function: Function { arguments: [NamedExternref("any")], shim_idx: 3309, ret: Result(Unit), inner_ret: Some(Result(Unit)) }, mutable: true }) -> Externref`.
             const ret = makeMutClosure(arg0, arg1, wasm_bindgen__convert__closures_____invoke__h1c01f5e8917b7c8f_23);
             return ret;
         },
+        __wbindgen_generic_0000000000000009: function(arg0, arg1) {
+            // Cast intrinsic for `Closure(Closure { owned: true, function: Function { arguments: [NamedExternref("undefined")], shim_idx: 3309, ret: Result(Unit), inner_ret: Some(Result(Unit)) }, mutable: true }) -> Externref`.
+            const ret = makeMutClosure(arg0, arg1, wasm_bindgen__convert__closures_____invoke__h1c01f5e8917b7c8f_24);
+            return ret;
+        },
         __wbindgen_generic_000000000000000a: function(arg0, arg1) {
-            // Cast intrinsic for `Closure(Closure { owned: true, function: Function { arguments: [], shim_idx: 3303, ret: Unit, inner_ret: Some(Unit) }, mutable: true }) -> Externref`.
-            const ret = makeMutClosure(arg0, arg1, wasm_bindgen__convert__closures_____invoke__ha8745bf6e8579b1a);
+            // Cast intrinsic for `Closure(Closure { owned: true, function: Function { arguments: [], shim_idx: 3466, ret: Unit, inner_ret: Some(Unit) }, mutable: true }) -> Externref`.
+            const ret = makeMutClosure(arg0, arg1, wasm_bindgen__convert__closures_____invoke__hf4a61cc7971090b4);
             return ret;
         },
         __wbindgen_generic_000000000000000b: function(arg0) {
@@ -1529,28 +1609,28 @@ function __wbg_get_imports() {
     };
 }
 
-function wasm_bindgen__convert__closures_____invoke__ha8745bf6e8579b1a(arg0, arg1) {
-    wasm.wasm_bindgen__convert__closures_____invoke__ha8745bf6e8579b1a(arg0, arg1);
+function wasm_bindgen__convert__closures_____invoke__hf4a61cc7971090b4(arg0, arg1) {
+    wasm.wasm_bindgen__convert__closures_____invoke__hf4a61cc7971090b4(arg0, arg1);
 }
 
-function wasm_bindgen__convert__closures_____invoke__h315e1d95aa956bb5(arg0, arg1, arg2) {
-    wasm.wasm_bindgen__convert__closures_____invoke__h315e1d95aa956bb5(arg0, arg1, arg2);
+function wasm_bindgen__convert__closures_____invoke__h700282e846ba8de6(arg0, arg1, arg2) {
+    wasm.wasm_bindgen__convert__closures_____invoke__h700282e846ba8de6(arg0, arg1, arg2);
 }
 
-function wasm_bindgen__convert__closures_____invoke__h315e1d95aa956bb5_17(arg0, arg1, arg2) {
-    wasm.wasm_bindgen__convert__closures_____invoke__h315e1d95aa956bb5_17(arg0, arg1, arg2);
+function wasm_bindgen__convert__closures_____invoke__h700282e846ba8de6_18(arg0, arg1, arg2) {
+    wasm.wasm_bindgen__convert__closures_____invoke__h700282e846ba8de6_18(arg0, arg1, arg2);
 }
 
-function wasm_bindgen__convert__closures_____invoke__h315e1d95aa956bb5_19(arg0, arg1, arg2) {
-    wasm.wasm_bindgen__convert__closures_____invoke__h315e1d95aa956bb5_19(arg0, arg1, arg2);
+function wasm_bindgen__convert__closures_____invoke__h700282e846ba8de6_20(arg0, arg1, arg2) {
+    wasm.wasm_bindgen__convert__closures_____invoke__h700282e846ba8de6_20(arg0, arg1, arg2);
 }
 
-function wasm_bindgen__convert__closures_____invoke__h315e1d95aa956bb5_20(arg0, arg1, arg2) {
-    wasm.wasm_bindgen__convert__closures_____invoke__h315e1d95aa956bb5_20(arg0, arg1, arg2);
+function wasm_bindgen__convert__closures_____invoke__h700282e846ba8de6_21(arg0, arg1, arg2) {
+    wasm.wasm_bindgen__convert__closures_____invoke__h700282e846ba8de6_21(arg0, arg1, arg2);
 }
 
-function wasm_bindgen__convert__closures_____invoke__h315e1d95aa956bb5_21(arg0, arg1, arg2) {
-    wasm.wasm_bindgen__convert__closures_____invoke__h315e1d95aa956bb5_21(arg0, arg1, arg2);
+function wasm_bindgen__convert__closures_____invoke__h700282e846ba8de6_22(arg0, arg1, arg2) {
+    wasm.wasm_bindgen__convert__closures_____invoke__h700282e846ba8de6_22(arg0, arg1, arg2);
 }
 
 function wasm_bindgen__convert__closures_____invoke__h1c01f5e8917b7c8f(arg0, arg1, arg2) {
@@ -1560,15 +1640,8 @@ function wasm_bindgen__convert__closures_____invoke__h1c01f5e8917b7c8f(arg0, arg
     }
 }
 
-function wasm_bindgen__convert__closures_____invoke__h1c01f5e8917b7c8f_18(arg0, arg1, arg2) {
-    const ret = wasm.wasm_bindgen__convert__closures_____invoke__h1c01f5e8917b7c8f_18(arg0, arg1, arg2);
-    if (ret[1]) {
-        throw takeFromExternrefTable0(ret[0]);
-    }
-}
-
-function wasm_bindgen__convert__closures_____invoke__h1c01f5e8917b7c8f_22(arg0, arg1, arg2) {
-    const ret = wasm.wasm_bindgen__convert__closures_____invoke__h1c01f5e8917b7c8f_22(arg0, arg1, arg2);
+function wasm_bindgen__convert__closures_____invoke__h1c01f5e8917b7c8f_19(arg0, arg1, arg2) {
+    const ret = wasm.wasm_bindgen__convert__closures_____invoke__h1c01f5e8917b7c8f_19(arg0, arg1, arg2);
     if (ret[1]) {
         throw takeFromExternrefTable0(ret[0]);
     }
@@ -1576,6 +1649,13 @@ function wasm_bindgen__convert__closures_____invoke__h1c01f5e8917b7c8f_22(arg0, 
 
 function wasm_bindgen__convert__closures_____invoke__h1c01f5e8917b7c8f_23(arg0, arg1, arg2) {
     const ret = wasm.wasm_bindgen__convert__closures_____invoke__h1c01f5e8917b7c8f_23(arg0, arg1, arg2);
+    if (ret[1]) {
+        throw takeFromExternrefTable0(ret[0]);
+    }
+}
+
+function wasm_bindgen__convert__closures_____invoke__h1c01f5e8917b7c8f_24(arg0, arg1, arg2) {
+    const ret = wasm.wasm_bindgen__convert__closures_____invoke__h1c01f5e8917b7c8f_24(arg0, arg1, arg2);
     if (ret[1]) {
         throw takeFromExternrefTable0(ret[0]);
     }
@@ -1620,6 +1700,9 @@ const __wbindgen_enum_GpuTextureViewDimension = ["1d", "2d", "2d-array", "cube",
 
 
 const __wbindgen_enum_ReadableStreamType = ["bytes"];
+
+
+const __wbindgen_enum_ScrollLogicalPosition = ["start", "center", "end", "nearest"];
 
 
 const __wbindgen_enum_WorkerType = ["classic", "module"];

@@ -562,7 +562,11 @@ pub fn write(tok: &Tokenizer, corpus: &Corpus, paths: &Paths) -> Result<(), Stri
     sweep.extend(shipped_rows);
     if sweep.iter().any(|r| r.source == "sweep") {
         let paid = verdicts.iter().filter(|v| v.mod_pays_off).count();
-        let caption = format!("isoFLOP: MoD at or below the best dense loss, at ≤ 60% of its forward FLOPs, at {paid} of {} budgets", verdicts.len());
+        let lower = verdicts.iter().filter(|v| v.best_mod_loss <= v.best_dense_loss).count();
+        let caption = format!(
+            "MoD below the best dense loss at {lower} of {n} budgets; also at ≤ 60% of its forward FLOPs at {paid} of {n}",
+            n = verdicts.len()
+        );
         plot_isoflop(&sweep, &caption, &paths.out.join("isoflop.svg"))?;
         // The page's "Did MoD pay off?" panel loads it from beside the weights.
         std::fs::copy(paths.out.join("isoflop.svg"), paths.models.join("isoflop.svg")).map_err(err)?;
