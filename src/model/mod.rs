@@ -19,7 +19,7 @@ pub use block::KeyValues;
 pub use config::{ModelConfig, UpdateWeight, capacity_k};
 pub use decode::{DecodeState, DecodeStep};
 pub use routing::RoutingMode;
-pub use trace::{LayerTrace, RoutingTrace, TraceTensors};
+pub use trace::{LayerTrace, PredictorCounts, RoutingTrace, TraceTensors};
 pub use weights::{FORMAT_VERSION, config_of, load_weights, save_weights, weights_to_bytes};
 
 use burn::module::Module;

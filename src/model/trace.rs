@@ -66,15 +66,80 @@ impl RoutingTrace {
     /// Fraction of (routed layer, token) pairs where the predictor (p > 0.5) agrees with top-k
     /// membership at this trace's capacity. `None` for a dense model.
     pub fn predictor_agreement(&self) -> Option<f64> {
+        let mut all = PredictorCounts::default();
+        self.predictor_counts().iter().for_each(|c| all.add(c));
+        all.agreement()
+    }
+
+    /// Per routed layer, the causal predictor (p > 0.5) scored against top-k membership at this
+    /// trace's capacity (read from the ranks, so it holds in causal mode too).
+    pub fn predictor_counts(&self) -> Vec<PredictorCounts> {
         let k = capacity_k(self.capacity, self.tokens);
-        let (mut agree, mut total) = (0usize, 0usize);
-        for l in self.layers.iter().filter(|l| l.routed) {
-            for i in 0..self.tokens {
-                agree += usize::from((l.predictor_prob[i] > 0.5) == (l.rank[i] < k));
-                total += 1;
-            }
-        }
-        (total > 0).then(|| agree as f64 / total as f64)
+        self.layers
+            .iter()
+            .filter(|l| l.routed)
+            .map(|l| {
+                let mut c = PredictorCounts { layer: l.layer, ..Default::default() };
+                for (&rank, &p) in l.rank.iter().zip(&l.predictor_prob) {
+                    let (chosen, predicted) = (rank < k, p > 0.5);
+                    c.true_pos += usize::from(chosen && predicted);
+                    c.false_pos += usize::from(!chosen && predicted);
+                    c.false_neg += usize::from(chosen && !predicted);
+                    c.total += 1;
+                }
+                c
+            })
+            .collect()
+    }
+}
+
+/// The causal predictor against top-k in one routed layer, as counts that add up across texts.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PredictorCounts {
+    pub layer: usize,
+    pub true_pos: usize,
+    pub false_pos: usize,
+    pub false_neg: usize,
+    pub total: usize,
+}
+
+impl PredictorCounts {
+    pub fn add(&mut self, other: &Self) {
+        self.true_pos += other.true_pos;
+        self.false_pos += other.false_pos;
+        self.false_neg += other.false_neg;
+        self.total += other.total;
+    }
+
+    fn ratio(a: usize, b: usize) -> Option<f64> {
+        (b > 0).then(|| a as f64 / b as f64)
+    }
+
+    /// Tokens top-k chose.
+    pub fn chosen(&self) -> usize {
+        self.true_pos + self.false_neg
+    }
+
+    /// Tokens the predictor chose.
+    pub fn predicted(&self) -> usize {
+        self.true_pos + self.false_pos
+    }
+
+    pub fn precision(&self) -> Option<f64> {
+        Self::ratio(self.true_pos, self.predicted())
+    }
+
+    pub fn recall(&self) -> Option<f64> {
+        Self::ratio(self.true_pos, self.chosen())
+    }
+
+    pub fn agreement(&self) -> Option<f64> {
+        Self::ratio(self.total - self.false_pos - self.false_neg, self.total)
+    }
+
+    /// What a predictor that skipped every token would score: the share top-k skipped.
+    pub fn all_skip_agreement(&self) -> Option<f64> {
+        Self::ratio(self.total - self.chosen(), self.total)
     }
 }
 

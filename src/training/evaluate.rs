@@ -4,7 +4,7 @@ use burn::tensor::activation::log_softmax;
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use serde::Serialize;
 
-use crate::model::{Model, ModelError, RoutingMode, RoutingTrace};
+use crate::model::{Model, ModelError, PredictorCounts, RoutingMode, RoutingTrace};
 
 /// Mean next-token cross-entropy (nats) of logits [B, T, V] against targets [B, T].
 pub fn cross_entropy(logits: Tensor<3>, targets: Tensor<2, Int>) -> Tensor<1> {
@@ -60,24 +60,14 @@ pub struct PredictorScore {
     pub all_skip_agreement: f64,
 }
 
-#[derive(Default)]
-struct Confusion {
-    true_pos: usize,
-    false_pos: usize,
-    false_neg: usize,
-    total: usize,
-}
-
-impl Confusion {
-    fn score(&self, layer: usize) -> PredictorScore {
-        let ratio = |a: usize, b: usize| if b == 0 { 0.0 } else { a as f64 / b as f64 };
-        let chosen = self.true_pos + self.false_neg;
-        PredictorScore {
-            layer,
-            precision: ratio(self.true_pos, self.true_pos + self.false_pos),
-            recall: ratio(self.true_pos, chosen),
-            agreement: ratio(self.total - self.false_pos - self.false_neg, self.total),
-            all_skip_agreement: ratio(self.total - chosen, self.total),
+impl From<&PredictorCounts> for PredictorScore {
+    fn from(c: &PredictorCounts) -> Self {
+        Self {
+            layer: c.layer,
+            precision: c.precision().unwrap_or(0.0),
+            recall: c.recall().unwrap_or(0.0),
+            agreement: c.agreement().unwrap_or(0.0),
+            all_skip_agreement: c.all_skip_agreement().unwrap_or(0.0),
         }
     }
 }
@@ -100,7 +90,7 @@ pub fn evaluate_with(
     let (mut agree, mut agree_n) = (0.0, 0usize);
     let n_layers = model.config().n_layers;
     let mut processed = vec![0.0; n_layers];
-    let mut confusion: Vec<Confusion> = (0..n_layers).map(|_| Confusion::default()).collect();
+    let mut confusion: Vec<PredictorCounts> = (0..n_layers).map(|layer| PredictorCounts { layer, ..Default::default() }).collect();
     for chunk in windows.chunks(batch.max(1)) {
         let (input, target) = batch_tensors(chunk, device);
         let f = pollster::block_on(model.forward(input, mode))?;
@@ -117,15 +107,8 @@ pub fn evaluate_with(
                 *p += c as f64 / trace.tokens as f64;
             }
             if matches!(mode, RoutingMode::TopK { .. }) {
-                for l in trace.layers.iter().filter(|l| l.routed) {
-                    let c = &mut confusion[l.layer];
-                    for (&chosen, &p) in l.processed.iter().zip(&l.predictor_prob) {
-                        let predicted = p > 0.5;
-                        c.true_pos += usize::from(chosen && predicted);
-                        c.false_pos += usize::from(!chosen && predicted);
-                        c.false_neg += usize::from(chosen && !predicted);
-                        c.total += 1;
-                    }
+                for c in trace.predictor_counts() {
+                    confusion[c.layer].add(&c);
                 }
             }
             visit(&window[..window.len() - 1], trace);
@@ -138,6 +121,6 @@ pub fn evaluate_with(
         tokens,
         predictor_agreement: (agree_n > 0).then(|| agree / agree_n as f64),
         processed_fraction: processed.iter().map(|p| p / n.max(1) as f64).collect(),
-        predictor_by_layer: confusion.iter().enumerate().filter(|(_, c)| c.total > 0).map(|(l, c)| c.score(l)).collect(),
+        predictor_by_layer: confusion.iter().filter(|c| c.total > 0).map(PredictorScore::from).collect(),
     })
 }

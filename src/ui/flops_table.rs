@@ -4,11 +4,27 @@
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
+use std::sync::Arc;
+
+use super::engine::RunResult;
+use super::state::Settings;
 use super::{PageState, engine, state};
 use crate::flops::Term;
+use crate::runtime::backend::BackendKind;
 
 /// Runs per "Time it": enough for a median and quartiles that one slow run cannot move.
 const TIMING_RUNS: usize = 15;
+
+/// One run of both models, once no other run holds the device (instances share one).
+async fn run_when_free(kind: BackendKind, settings: &Settings, capacity: f64, causal: bool) -> Result<Arc<RunResult>, String> {
+    while state::busy() {
+        engine::sleep_ms(4).await;
+    }
+    state::set_busy(true);
+    let outcome = engine::run(kind, &settings.text, capacity, causal).await;
+    state::set_busy(false);
+    outcome
+}
 
 /// Median and quartiles of `v` (sorted in place).
 fn quartiles(v: &mut [f64]) -> (f64, f64, f64) {
@@ -35,13 +51,7 @@ fn RepeatedTiming() -> impl IntoView {
             let kind = page.backend.get_untracked();
             let (mut routed, mut dense, mut flops_ratio) = (Vec::new(), Vec::new(), f64::NAN);
             for _ in 0..TIMING_RUNS {
-                while state::busy() {
-                    engine::sleep_ms(4).await;
-                }
-                state::set_busy(true);
-                let outcome = engine::run(kind, &settings.text, settings.capacity, settings.causal).await;
-                state::set_busy(false);
-                match outcome {
+                match run_when_free(kind, &settings, settings.capacity, settings.causal).await {
                     Ok(r) => {
                         routed.push(r.routed_ms);
                         dense.push(r.dense_ms);
@@ -105,13 +115,7 @@ fn CapacitySweep() -> impl IntoView {
                 let capacity = step as f64 / 8.0;
                 let (mut ratios, mut flops) = (Vec::new(), f64::NAN);
                 for _ in 0..SWEEP_RUNS {
-                    while state::busy() {
-                        engine::sleep_ms(4).await;
-                    }
-                    state::set_busy(true);
-                    let outcome = engine::run(kind, &settings.text, capacity, false).await;
-                    state::set_busy(false);
-                    match outcome {
+                    match run_when_free(kind, &settings, capacity, false).await {
                         Ok(r) => {
                             ratios.push(r.routed_ms / r.dense_ms.max(1e-9));
                             flops = r.routed.flops.total() as f64 / r.dense.flops.total() as f64;
