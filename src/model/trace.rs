@@ -58,6 +58,11 @@ impl RoutingTrace {
         (0..self.tokens).map(|i| self.layers.iter().filter(|l| l.processed[i]).count()).collect()
     }
 
+    /// How many of the routed blocks processed each token (dense blocks always do).
+    pub fn routed_depth(&self) -> Vec<usize> {
+        (0..self.tokens).map(|i| self.layers.iter().filter(|l| l.routed && l.processed[i]).count()).collect()
+    }
+
     /// Tokens processed per layer.
     pub fn processed_counts(&self) -> Vec<usize> {
         self.layers.iter().map(LayerTrace::processed_count).collect()

@@ -5,7 +5,6 @@
 use leptos::prelude::*;
 
 use super::PageState;
-use super::heatmap::routed_depth;
 use crate::model::RoutingMode;
 use crate::runtime::session::correlation;
 
@@ -94,7 +93,7 @@ pub fn EntropyByDepth() -> impl IntoView {
             {move || page.result.get().map(|r| {
                 let (w, h) = (2.0 * W, H + 20.0);
                 let routed = r.routed.trace.layers.iter().filter(|l| l.routed).count();
-                let depth: Vec<f64> = routed_depth(&r.routed.trace).iter().map(|&d| d as f64).collect();
+                let depth: Vec<f64> = r.routed.trace.routed_depth().iter().map(|&d| d as f64).collect();
                 let entropy: Vec<f64> = r.routed.entropy.iter().map(|&e| e as f64).collect();
                 let max_e = entropy.iter().copied().fold(1.0, f64::max).ceil();
                 let (pw, ph) = (w - LEFT - 10.0, h - BOTTOM - 6.0);

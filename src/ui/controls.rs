@@ -99,10 +99,7 @@ pub fn BackendBadge() -> impl IntoView {
 pub fn ThemeToggle() -> impl IntoView {
     let page = expect_context::<PageState>();
     let toggle = move |_| {
-        let system_dark = web_sys::window()
-            .and_then(|w| w.match_media("(prefers-color-scheme: dark)").ok().flatten())
-            .is_some_and(|m| m.matches());
-        let dark = page.theme.get_untracked().map_or(system_dark, |t| t == "dark");
+        let dark = super::heatmap::is_dark(page);
         page.theme.set(Some(if dark { "light" } else { "dark" }.into()));
     };
     view! { <button class="theme" on:click=toggle aria-label="Switch between light and dark theme">"◐ Theme"</button> }

@@ -6,7 +6,7 @@ use wasm_bindgen::{JsCast, JsValue};
 
 use super::PageState;
 use super::engine::RunResult;
-use super::heatmap::{column_px, lines, routed_depth, visible, weight_colour};
+use super::heatmap::{column_px, lines, visible, weight_colour};
 use crate::model::{RoutingMode, capacity_k};
 
 const CELL: f64 = 10.0;
@@ -36,7 +36,7 @@ pub fn settings_caption(r: &RunResult) -> String {
         RoutingMode::Causal => format!("causal predictor routing ({} tokens)", trace.tokens),
     };
     let routed: Vec<String> = trace.layers.iter().filter(|l| l.routed).map(|l| l.layer.to_string()).collect();
-    format!("modscope MoD model (8 × 160, routed blocks {}), {mode}", routed.join(", "))
+    format!("modscope MoD model ({} blocks, routed blocks {}), {mode}", trace.layers.len(), routed.join(", "))
 }
 
 /// The heatmap as a standalone, light-themed SVG for slides and papers: a caption of the
@@ -44,7 +44,7 @@ pub fn settings_caption(r: &RunResult) -> String {
 pub fn heatmap_svg(r: &RunResult) -> String {
     let trace = &r.routed.trace;
     let labels: Vec<String> = r.pieces.iter().map(|p| visible(p)).collect();
-    let depth = routed_depth(trace);
+    let depth = trace.routed_depth();
     let lines = lines(&labels, FIGURE_WIDTH);
     let rows = trace.layers.len();
     let band = 16.0 + rows as f64 * (CELL + 2.0) + 22.0;

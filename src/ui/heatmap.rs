@@ -87,11 +87,6 @@ pub(super) fn lines(labels: &[String], width: f64) -> Vec<std::ops::Range<usize>
     out
 }
 
-/// Routed blocks (of those that route) that processed each token.
-pub fn routed_depth(trace: &RoutingTrace) -> Vec<usize> {
-    (0..trace.tokens).map(|i| trace.layers.iter().filter(|l| l.routed && l.processed[i]).count()).collect()
-}
-
 /// Whether the causal predictor (p > 0.5) and top-k at the trace's capacity disagree on a cell.
 pub fn disagrees(trace: &RoutingTrace, layer: usize, token: usize) -> bool {
     let l = &trace.layers[layer];
@@ -212,7 +207,7 @@ fn Grid(result: std::sync::Arc<RunResult>, width: f64, dark: bool, show_dense: b
     let trace = result.routed.trace.clone();
     let tokens = trace.tokens;
     let k = capacity_k(trace.capacity, tokens);
-    let depth = routed_depth(&trace);
+    let depth = trace.routed_depth();
     let labels: Vec<String> = result.pieces.iter().map(|p| visible(p)).collect();
     let visible_layers: Vec<usize> = trace.layers.iter().filter(|l| l.routed || show_dense).map(|l| l.layer).collect();
     let label_layers = visible_layers.clone();
