@@ -9,7 +9,7 @@ use modscope::flops::training_step_flops;
 use modscope::model::{ModelConfig, UpdateWeight};
 use modscope::runtime::backend;
 use modscope::tokenizer::{self, Tokenizer};
-use modscope::training::{TrainConfig, corpus, report, train};
+use modscope::training::{TrainConfig, corpus, quantization, report, train};
 
 #[derive(Parser)]
 #[command(name = "modscope-train", about = "Train modscope's tokenizer and models")]
@@ -69,6 +69,15 @@ enum Command {
         /// The runs of scripts/isoflop_sweep.sh.
         #[arg(long, default_value = "runs/sweep")]
         sweep: PathBuf,
+        #[arg(long, default_value = "docs")]
+        out: PathBuf,
+    },
+    /// Write the 8-bit files the page downloads (`<name>.q8.safetensors` beside the shipped f16
+    /// ones) and compare them with the f16 models on the whole held-out book.
+    Quantize {
+        #[arg(long, default_value = "www/models")]
+        models: PathBuf,
+        /// Where the comparison (`quantization.json`) goes.
         #[arg(long, default_value = "docs")]
         out: PathBuf,
     },
@@ -180,6 +189,21 @@ fn run(cli: Cli) -> Result<(), String> {
             let tok = load_tokenizer(&cli.tokenizer)?;
             let c = corpus::load(&cli.corpus)?;
             report::write(&tok, &c, &report::Paths { models, logs, sweep, out })
+        }
+        Command::Quantize { models, out } => {
+            let tok = load_tokenizer(&cli.tokenizer)?;
+            let c = corpus::load(&cli.corpus)?;
+            let comparisons = quantization::quantize_and_compare(&models, &tok.encode(&c.validation))?;
+            for q in &comparisons {
+                let percent = |x: Option<f64>| x.map_or("–".into(), |x| format!("{:.2}%", 100.0 * x));
+                println!(
+                    "{}: {} → {} bytes; over {} positions: top-k decisions same {}, predictor decisions same {}, top-1 same {:.2}%, top-5 set same {:.2}% (4 of 5 shared {:.2}%), loss {:.4} → {:.4}",
+                    q.model, q.f16_bytes, q.int8_bytes, q.tokens, percent(q.topk_decisions_same), percent(q.predictor_decisions_same),
+                    100.0 * q.top1_same, 100.0 * q.top5_same, 100.0 * q.top5_share_four, q.f16_loss, q.int8_loss
+                );
+            }
+            let json = serde_json::to_string_pretty(&comparisons).map_err(|e| e.to_string())?;
+            std::fs::write(out.join("quantization.json"), json + "\n").map_err(|e| e.to_string())
         }
     }
 }

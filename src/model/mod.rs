@@ -20,7 +20,7 @@ pub use config::{ModelConfig, UpdateWeight, capacity_k};
 pub use decode::{DecodeState, DecodeStep};
 pub use routing::RoutingMode;
 pub use trace::{LayerTrace, PredictorCounts, RoutingTrace, TraceTensors};
-pub use weights::{FORMAT_VERSION, config_of, load_weights, save_weights, weights_to_bytes};
+pub use weights::{FORMAT_VERSION, config_of, load_weights, quantize_int8, save_weights, weights_to_bytes};
 
 use burn::module::Module;
 use burn::nn::{Embedding, EmbeddingConfig, LayerNorm, LayerNormConfig, Linear, LinearConfig};

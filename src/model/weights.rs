@@ -1,16 +1,17 @@
-//! Weights on disk: safetensors (readable from PyTorch, numpy, candle), f16 on disk, f32 in
-//! memory, with the config, a format version and a SHA-256 of the tensor bytes in the file's
-//! metadata.
+//! Weights on disk: safetensors (readable from PyTorch, numpy, candle), f16 on disk (or, for the
+//! page's downloads, 8-bit matrices with per-channel scales: [`quantize_int8`]), f32 in memory,
+//! with the config, a format version and a SHA-256 of the tensor bytes in the file's metadata.
 //!
 //! A file is verified before any of it reaches burn: the header must list exactly the tensors
-//! the config's model has, each with its shape, as F16 or F32, laid out end to end; the tensor
+//! the config's model has (and a scale for each 8-bit one), each with its shape, as F16, F32 or
+//! I8, laid out end to end; the tensor
 //! bytes must hash to the recorded digest; every value must be finite. Anything else is a
 //! [`ModelError::Weights`] that says what is wrong, never a panic and never a silently wrong model.
 
 use std::collections::{BTreeMap, HashMap};
 
 use burn::store::{HalfPrecisionAdapter, ModuleSnapshot, SafetensorsStore};
-use burn::tensor::Device;
+use burn::tensor::{Device, f16};
 use sha2::{Digest, Sha256};
 
 use super::{Model, ModelConfig, ModelError};
@@ -21,6 +22,9 @@ pub const FORMAT_VERSION: &str = "2";
 const FORMAT_KEY: &str = "modscope_format";
 const CONFIG_KEY: &str = "modscope_config";
 const HASH_KEY: &str = "modscope_sha256";
+const QUANTIZED_KEY: &str = "modscope_quantized";
+/// Weights per 8-bit scale, along a matrix's input dimension.
+const GROUP: usize = 32;
 
 /// A safetensors header: tensor name (and `__metadata__`) → entry.
 type Header = serde_json::Map<String, serde_json::Value>;
@@ -121,10 +125,25 @@ fn metadata_and_config(header: &mut Header) -> Result<(HashMap<String, String>, 
     Ok((metadata, config))
 }
 
+/// The scale entry that goes with an 8-bit tensor.
+fn scale_name(name: &str) -> String {
+    format!("{name}.scale")
+}
+
+/// Bytes per element of a stored dtype this build reads.
+fn dtype_width(dtype: &str) -> Option<usize> {
+    match dtype {
+        "F16" => Some(2),
+        "F32" => Some(4),
+        "I8" => Some(1),
+        _ => None,
+    }
+}
+
 /// Checks the tensors against the model that will receive them (`expected`: name → shape) before
-/// any of their bytes reach burn: names, dtypes, shapes, layout, hash, finiteness. Returns whether
-/// they are stored as f16 (else f32).
-fn verify_tensors(header: Header, data: &[u8], metadata: &HashMap<String, String>, expected: &BTreeMap<String, Vec<usize>>) -> Result<bool, ModelError> {
+/// any of their bytes reach burn: names, dtypes, shapes, layout, hash, finiteness. Returns them as
+/// an f32 safetensors file for burn's loader (f16 widened, 8-bit tensors times their scales).
+fn verify_tensors(header: Header, data: &[u8], metadata: &HashMap<String, String>, expected: &BTreeMap<String, Vec<usize>>) -> Result<Vec<u8>, ModelError> {
     let mut entries = BTreeMap::new();
     for (name, value) in header {
         let entry: Entry = serde_json::from_value(value).map_err(|e| weights_error(format!("tensor {name}: bad header entry: {e}")))?;
@@ -133,22 +152,33 @@ fn verify_tensors(header: Header, data: &[u8], metadata: &HashMap<String, String
     if let Some(name) = expected.keys().find(|n| !entries.contains_key(*n)) {
         return Err(weights_error(format!("tensor {name} is missing")));
     }
-    if let Some(name) = entries.keys().find(|n| !expected.contains_key(*n)) {
-        return Err(weights_error(format!("unexpected tensor {name}: the file does not match its config")));
+    // An 8-bit matrix's scale: an F16 or F32 matrix with one value per block of it (its shape
+    // divides the matrix's: [1, columns] is one scale per column, [rows / 32, columns] one per 32
+    // rows of each column).
+    for (name, entry) in &entries {
+        if expected.contains_key(name) {
+            continue;
+        }
+        let matrix = name.strip_suffix(".scale").and_then(|base| Some((expected.get(base)?, entries.get(base).filter(|e| e.dtype == "I8")?)));
+        let Some((shape, _)) = matrix else {
+            return Err(weights_error(format!("unexpected tensor {name}: the file does not match its config")));
+        };
+        let fits = matches!((entry.shape.as_slice(), shape.as_slice()), ([r, c], [rows, columns]) if *r > 0 && *c > 0 && rows % r == 0 && columns % c == 0);
+        if !fits || entry.dtype == "I8" {
+            return Err(weights_error(format!("scale {name} is {} {:?}: it must be F16 or F32 with a shape that divides {shape:?}", entry.dtype, entry.shape)));
+        }
     }
-    let half = entries.values().next().is_some_and(|e| e.dtype == "F16");
     let mut layout: Vec<(usize, usize, &str)> = Vec::with_capacity(entries.len());
     for (name, entry) in &entries {
-        let width = match entry.dtype.as_str() {
-            "F16" => 2,
-            "F32" => 4,
-            other => return Err(weights_error(format!("tensor {name} is stored as {other}; this build reads F16 or F32"))),
-        };
-        if (entry.dtype == "F16") != half {
-            return Err(weights_error("tensors mix F16 and F32; a modscope file uses one"));
-        }
-        if entry.shape != expected[name] {
-            return Err(weights_error(format!("tensor {name} has shape {:?}, the config needs {:?}", entry.shape, expected[name])));
+        let width = dtype_width(&entry.dtype)
+            .ok_or_else(|| weights_error(format!("tensor {name} is stored as {}; this build reads F16, F32, or I8 with a scale", entry.dtype)))?;
+        if let Some(shape) = expected.get(name) {
+            if entry.shape != *shape {
+                return Err(weights_error(format!("tensor {name} has shape {:?}, the config needs {shape:?}", entry.shape)));
+            }
+            if entry.dtype == "I8" && !entries.contains_key(&scale_name(name)) {
+                return Err(weights_error(format!("tensor {name} is stored as I8 without its scale {}", scale_name(name))));
+            }
         }
         let [start, end] = entry.data_offsets;
         let size = entry.shape.iter().product::<usize>() * width;
@@ -173,12 +203,135 @@ fn verify_tensors(header: Header, data: &[u8], metadata: &HashMap<String, String
         Some(_) => return Err(weights_error("the tensor bytes do not match the file's SHA-256: the file is damaged")),
         None => return Err(weights_error("no content hash in the metadata")),
     }
-    for &(start, end, name) in &layout {
-        if let Some(i) = first_non_finite(&data[start..end], half) {
+    let values = |name: &str| {
+        let entry = &entries[name];
+        decode(&data[entry.data_offsets[0]..entry.data_offsets[1]], &entry.dtype)
+    };
+    let mut tensors = Vec::with_capacity(expected.len());
+    for (name, shape) in expected {
+        let mut tensor = values(name);
+        if entries[name].dtype == "I8" {
+            let scale_entry = scale_name(name);
+            let scale = values(&scale_entry);
+            let blocks = Blocks::new(shape[0], shape[1], [entries[&scale_entry].shape[0], entries[&scale_entry].shape[1]]);
+            for (i, v) in tensor.iter_mut().enumerate() {
+                *v *= scale[blocks.of(i)];
+            }
+        }
+        if let Some(i) = tensor.iter().position(|v| !v.is_finite()) {
             return Err(weights_error(format!("tensor {name} holds a NaN or infinite value at element {i}")));
         }
+        tensors.push((name.as_str(), shape.as_slice(), tensor));
     }
-    Ok(half)
+    f32_safetensors(&tensors)
+}
+
+/// Rows of 8-bit values per scale block, and columns: element `i` of a `rows × columns` matrix
+/// uses scale `of(i)` of a `scale_shape` matrix whose shape divides it.
+struct Blocks {
+    columns: usize,
+    block_rows: usize,
+    block_columns: usize,
+    scale_columns: usize,
+}
+
+impl Blocks {
+    fn new(rows: usize, columns: usize, scale_shape: [usize; 2]) -> Self {
+        Blocks { columns, block_rows: rows / scale_shape[0], block_columns: columns / scale_shape[1], scale_columns: scale_shape[1] }
+    }
+    fn of(&self, i: usize) -> usize {
+        (i / self.columns / self.block_rows) * self.scale_columns + (i % self.columns) / self.block_columns
+    }
+}
+
+/// Little-endian F16, F32 or I8 bytes as f32 values.
+fn decode(bytes: &[u8], dtype: &str) -> Vec<f32> {
+    match dtype {
+        "F16" => bytes.chunks_exact(2).map(|c| f16::from_le_bytes([c[0], c[1]]).to_f32()).collect(),
+        "F32" => bytes.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect(),
+        _ => bytes.iter().map(|&b| f32::from(b as i8)).collect(),
+    }
+}
+
+/// A plain safetensors file of f32 tensors (what burn's store reads).
+fn f32_safetensors(tensors: &[(&str, &[usize], Vec<f32>)]) -> Result<Vec<u8>, ModelError> {
+    let mut header = Header::new();
+    let mut data = Vec::with_capacity(tensors.iter().map(|t| 4 * t.2.len()).sum());
+    for (name, shape, values) in tensors {
+        let start = data.len();
+        data.extend(values.iter().flat_map(|v| v.to_le_bytes()));
+        header.insert(name.to_string(), serde_json::json!({ "dtype": "F32", "shape": shape, "data_offsets": [start, data.len()] }));
+    }
+    let mut json = serde_json::to_vec(&header).map_err(weights_error)?;
+    json.resize(json.len().next_multiple_of(8), b' ');
+    Ok([&(json.len() as u64).to_le_bytes()[..], &json, &data].concat())
+}
+
+/// Stores a weights file's matrices as 8-bit integers with one f16 scale per 32 weights along
+/// the input dimension (per 32 rows of each column of an `[in, out]` linear weight, per 32 columns
+/// of each token's row of the embedding), nearly halving the bytes a reader downloads. The router's and predictor's small matrices stay f16: routing decisions are a
+/// top-k over the router's scores, and they are 0.2% of the bytes. The result is a format-2 file
+/// whose config and metadata are the input's; its own hash is recorded.
+pub fn quantize_int8(bytes: &[u8]) -> Result<Vec<u8>, ModelError> {
+    let (mut header, data) = split(bytes)?;
+    let (metadata, config) = metadata_and_config(&mut header)?;
+    let expected = shapes_of(&Model::new(&config, &burn::tensor::Device::flex())?);
+    let originals: BTreeMap<String, Entry> = header
+        .iter()
+        .map(|(name, value)| Ok((name.clone(), serde_json::from_value(value.clone()).map_err(|e| weights_error(format!("tensor {name}: {e}")))?)))
+        .collect::<Result<_, ModelError>>()?;
+    let f32_file = verify_tensors(header, data, &metadata, &expected)?;
+    let (widened, widened_data) = split(&f32_file)?;
+    let mut out_header = Header::new();
+    let mut out = Vec::new();
+    let mut push = |name: String, dtype: &str, shape: &[usize], bytes: &[u8]| {
+        let start = out.len();
+        out.extend_from_slice(bytes);
+        out_header.insert(name, serde_json::json!({ "dtype": dtype, "shape": shape, "data_offsets": [start, out.len()] }));
+    };
+    for (name, shape) in &expected {
+        let entry: Entry = serde_json::from_value(widened[name].clone()).map_err(weights_error)?;
+        let values = decode(&widened_data[entry.data_offsets[0]..entry.data_offsets[1]], "F32");
+        if let ([rows, columns], false) = (shape.as_slice(), name.contains(".router.")) {
+            // Blocks of GROUP along the input dimension: rows of a linear weight, columns of the
+            // embedding (whose rows are tokens).
+            let scale_shape = match name == "embed.weight" {
+                true => [*rows, columns / GROUP.min(*columns)],
+                false => [rows / GROUP.min(*rows), *columns],
+            };
+            let (blocks, scale_shape) = if rows % (rows / scale_shape[0]) == 0 && columns % (columns / scale_shape[1]) == 0 {
+                (Blocks::new(*rows, *columns, scale_shape), scale_shape)
+            } else {
+                (Blocks::new(*rows, *columns, [1, *columns]), [1, *columns])
+            };
+            let mut scale = vec![0f32; scale_shape[0] * scale_shape[1]];
+            for (i, v) in values.iter().enumerate() {
+                let b = blocks.of(i);
+                scale[b] = scale[b].max(v.abs() / 127.0);
+            }
+            // Divide by the scale as stored (f16), so the rounding is to the grid the loader uses.
+            let scale: Vec<f32> = scale.iter().map(|s| f16::from_f32(*s).to_f32()).collect();
+            let quantized: Vec<u8> = values
+                .iter()
+                .enumerate()
+                .map(|(i, v)| {
+                    let s = scale[blocks.of(i)];
+                    (if s > 0.0 { (v / s).round().clamp(-127.0, 127.0) } else { 0.0 }) as i8 as u8
+                })
+                .collect();
+            push(name.clone(), "I8", shape, &quantized);
+            push(scale_name(name), "F16", &scale_shape, &scale.iter().flat_map(|v| f16::from_f32(*v).to_le_bytes()).collect::<Vec<_>>());
+        } else {
+            let original = &originals[name];
+            push(name.clone(), &original.dtype, shape, &data[original.data_offsets[0]..original.data_offsets[1]]);
+        }
+    }
+    let mut kept: serde_json::Map<String, serde_json::Value> = metadata.into_iter().filter(|(k, _)| k != HASH_KEY).map(|(k, v)| (k, v.into())).collect();
+    kept.insert(QUANTIZED_KEY.into(), format!("int8, one f16 scale per {GROUP} weights along the input dimension").into());
+    out_header.insert("__metadata__".into(), kept.into());
+    let mut json = serde_json::to_vec(&out_header).map_err(weights_error)?;
+    json.resize(json.len().next_multiple_of(8), b' ');
+    seal(&[&(json.len() as u64).to_le_bytes()[..], &json, &out].concat())
 }
 
 /// Refuses configs whose model would be absurdly large before anything is allocated (a damaged
@@ -199,27 +352,13 @@ fn shapes_of(model: &Model) -> BTreeMap<String, Vec<usize>> {
     model.collect(None, None, false).into_iter().map(|t| (t.name.clone(), t.shape.to_vec())).collect()
 }
 
-/// Index of the first NaN or infinite value in little-endian f16 or f32 bytes.
-fn first_non_finite(bytes: &[u8], half: bool) -> Option<usize> {
-    if half {
-        // f16: exponent bits all ones.
-        bytes.chunks_exact(2).position(|c| u16::from_le_bytes([c[0], c[1]]) & 0x7c00 == 0x7c00)
-    } else {
-        bytes.chunks_exact(4).position(|c| !f32::from_le_bytes([c[0], c[1], c[2], c[3]]).is_finite())
-    }
-}
-
 /// Loads a weights file (as bytes) onto `device`, building the model from the config it carries.
 pub fn load_weights(bytes: &[u8], device: &Device) -> Result<Model, ModelError> {
     let (mut header, data) = split(bytes)?;
     let (metadata, config) = metadata_and_config(&mut header)?;
     let mut model = Model::new(&config, device)?;
-    let half = verify_tensors(header, data, &metadata, &shapes_of(&model))?;
-    let mut store = SafetensorsStore::from_bytes(Some(bytes.to_vec()));
-    if half {
-        // Widen f16 on disk to f32 for compute (the adapter casts in whichever direction it finds).
-        store = store.with_from_adapter(HalfPrecisionAdapter::new());
-    }
+    let widened = verify_tensors(header, data, &metadata, &shapes_of(&model))?;
+    let mut store = SafetensorsStore::from_bytes(Some(widened));
     let applied = model.load_from(&mut store).map_err(weights_error)?;
     if !applied.errors.is_empty() {
         return Err(weights_error(format!("{:?}", applied.errors)));

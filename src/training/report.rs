@@ -613,7 +613,8 @@ fn depth_entropy_correlation(model: &Model, slice: &[Vec<u32>], device: &burn::t
     let (mut depths, mut entropies) = (Vec::new(), Vec::new());
     for w in slice {
         let tokens = &w[..w.len() - 1];
-        let a = pollster::block_on(crate::runtime::session::analyse(model, tokens, RoutingMode::TopK { capacity: model.config().capacity }, device))
+        let mode = RoutingMode::TopK { capacity: model.config().capacity };
+        let a = pollster::block_on(crate::runtime::session::analyse(model, tokens, mode, device, &crate::runtime::session::monotonic_ms))
             .map_err(err)?;
         depths.extend(a.trace.depth().iter().map(|&d| d as f64));
         entropies.extend(a.entropy.iter().map(|&e| e as f64));

@@ -52,3 +52,30 @@ fn shipped_weights_reproduce_their_isoflop_row() {
         assert_eq!(row["training_flops"], report["models"][name]["training_flops"]);
     }
 }
+
+/// The page downloads 8-bit files: they must be the shipped f16 files quantized (not stale), and
+/// on the fixed held-out slice they must route and rank next tokens as the f16 models do.
+#[test]
+fn shipped_int8_files_are_the_f16_files_quantized() {
+    use super::corpus;
+    use super::evaluate::windows;
+    use super::quantization::compare;
+    use super::report::CHECK_WINDOWS;
+    use crate::model::{load_weights, quantize_int8};
+
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let tok = tokenizer::Tokenizer::from_json(&std::fs::read_to_string(root.join("www/models/tokenizer.json")).unwrap()).unwrap();
+    let validation = tok.encode(&corpus::read_book(&root.join("data/austen"), corpus::VALIDATION_BOOK).unwrap());
+    let device = backend::cpu();
+    for name in ["mod", "dense"] {
+        let f16_file = std::fs::read(root.join(format!("www/models/{name}.safetensors"))).unwrap();
+        let int8_file = std::fs::read(root.join(format!("www/models/{name}.q8.safetensors"))).unwrap();
+        assert!(quantize_int8(&f16_file).unwrap() == int8_file, "{name}.q8.safetensors is stale: run `modscope-train quantize`");
+        let (full, small) = (load_weights(&f16_file, &device).unwrap(), load_weights(&int8_file, &device).unwrap());
+        let c = compare(&full, &small, &windows(&validation, full.config().context, CHECK_WINDOWS)).unwrap();
+        assert!(c.topk_decisions_same.is_none_or(|same| same > 0.995), "{name}: {c:?}");
+        assert!(c.predictor_decisions_same.is_none_or(|same| same > 0.995), "{name}: {c:?}");
+        assert!(c.top1_same > 0.97 && c.top5_share_four > 0.99, "{name}: {c:?}");
+        assert!((c.f16_loss - c.int8_loss).abs() < 0.01, "{name}: {c:?}");
+    }
+}
