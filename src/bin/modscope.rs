@@ -10,7 +10,7 @@ use modscope::model::{Model, ModelConfig, RoutingMode, load_weights};
 use modscope::runtime::backend;
 use modscope::runtime::generate::Generator;
 use modscope::runtime::sample::Rng;
-use modscope::runtime::session::{analyse, window};
+use modscope::runtime::session::{analyse, monotonic_ms, window};
 use modscope::tokenizer::Tokenizer;
 
 #[derive(Parser)]
@@ -271,13 +271,13 @@ fn route(input: &Input, assets: &Assets, mode: Mode, capacity: Option<f64>, heat
         Mode::Causal => RoutingMode::Causal,
     };
     let device = backend::cpu();
-    let a = pollster::block_on(analyse(&model, &win.tokens, mode, &device)).map_err(|e| e.to_string())?;
+    let a = pollster::block_on(analyse(&model, &win.tokens, mode, &device, &monotonic_ms)).map_err(|e| e.to_string())?;
     let dense = forward_flops(&cfg.dense_twin(), win.tokens.len(), &Routing::TopK { capacity: 1.0 });
     let pieces: Vec<String> = win.tokens.iter().map(|&t| tokenizer.token_text(t)).collect();
     if json {
         return print_json(&serde_json::json!({ "config": cfg, "tokens": pieces, "dropped_tokens": win.dropped,
             "trace": a.trace, "entropy": a.entropy, "flops": a.flops, "dense_flops": dense,
-            "predictor_agreement": a.trace.predictor_agreement() }));
+            "predictor_agreement": a.trace.predictor_agreement(), "stages": a.stages }));
     }
     if win.dropped > 0 {
         println!("(text longer than the context: the first {} tokens were dropped)", win.dropped);

@@ -32,7 +32,7 @@ pub fn vulkan() -> Device {
 }
 
 /// Initialises WebGPU once; the error says why it is unavailable so the page can show it.
-#[cfg(feature = "web")]
+#[cfg(feature = "webgpu")]
 pub async fn webgpu() -> Result<Device, String> {
     use burn::tensor::wgpu::WgpuBackend;
     Device::wgpu_options()
@@ -40,4 +40,10 @@ pub async fn webgpu() -> Result<Device, String> {
         .init_async()
         .await
         .map_err(|e| format!("{e}"))
+}
+
+/// The bundle's CPU-only build is loaded only where the browser offered no WebGPU adapter.
+#[cfg(all(feature = "web", not(feature = "webgpu")))]
+pub async fn webgpu() -> Result<Device, String> {
+    Err("this is the CPU-only build of the page (no WebGPU adapter was found when it loaded)".into())
 }

@@ -42,6 +42,8 @@ pub struct Options {
     pub asset_base: String,
     /// The full page that share links open.
     pub page_url: String,
+    /// A deep link's cell: token index (0-based; `token=` counts from 1) and layer, if any.
+    pub focus: Option<(usize, Option<usize>)>,
     /// The standalone page (true) or an embedded element (false).
     pub standalone: bool,
 }
@@ -59,6 +61,8 @@ pub struct RawOptions {
     pub autorun: Option<String>,
     pub height: Option<String>,
     pub chrome: Option<String>,
+    pub token: Option<String>,
+    pub layer: Option<String>,
 }
 
 fn flag(v: &Option<String>, default: bool) -> bool {
@@ -87,6 +91,10 @@ impl Options {
             let digits = h.trim_end_matches(|c: char| c.is_ascii_alphabetic() || c == '%');
             !digits.is_empty() && digits.chars().all(|c| c.is_ascii_digit() || c == '.') && h.len() - digits.len() <= 3
         });
+        // Positions past the end of the text are clamped by the heatmap; layers past the model's are
+        // ignored by it. Both are bounded here so a link cannot ask for absurd numbers.
+        let number = |v: Option<String>, max: usize| v.and_then(|v| v.trim().parse::<usize>().ok()).filter(|n| *n <= max);
+        let focus = number(raw.token, 1 << 20).filter(|t| *t >= 1).map(|t| (t - 1, number(raw.layer, 1 << 10)));
         Options {
             settings,
             panels,
@@ -98,6 +106,7 @@ impl Options {
             asset_base,
             page_url,
             standalone,
+            focus,
         }
     }
 }
@@ -136,6 +145,15 @@ mod tests {
         });
         assert_eq!((o.settings.capacity, o.theme, o.height), (0.125, None, None));
         assert_eq!(o.settings.text, EXAMPLE_TEXT);
+        assert_eq!(o.focus, None);
+        let deep = |token: &str, layer: Option<&str>| {
+            parse(RawOptions { token: Some(token.into()), layer: layer.map(Into::into), ..Default::default() }).focus
+        };
+        assert_eq!(deep("5", Some("3")), Some((4, Some(3))));
+        assert_eq!(deep("5", None), Some((4, None)));
+        assert_eq!(deep("5", Some("x")), Some((4, None)));
+        assert_eq!(deep("0", Some("3")), None);
+        assert_eq!(deep("-2", None), None);
     }
 
     proptest! {
@@ -143,12 +161,12 @@ mod tests {
         /// a capacity the model accepts, a known theme, and a height that is only a CSS length.
         #[test]
         fn any_attribute_values_give_usable_options(
-            values in proptest::collection::vec(proptest::option::of(any::<String>()), 10),
+            values in proptest::collection::vec(proptest::option::of(any::<String>()), 12),
         ) {
             let v = |i: usize| values[i].clone();
             let o = parse(RawOptions {
                 text: v(0), capacity: v(1), mode: v(2), backend: v(3), panels: v(4), theme: v(5),
-                readonly: v(6), autorun: v(7), height: v(8), chrome: v(9),
+                readonly: v(6), autorun: v(7), height: v(8), chrome: v(9), token: v(10), layer: v(11),
             });
             prop_assert_eq!(o.figure, v(9).as_deref() == Some("none"));
             prop_assert!((0.125..=1.0).contains(&o.settings.capacity));

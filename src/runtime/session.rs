@@ -23,6 +23,32 @@ pub fn window(tokenizer: &Tokenizer, text: &str, context: usize) -> Window {
     Window { tokens: all[dropped..].to_vec(), dropped }
 }
 
+/// Where one run's time went, in milliseconds. On the CPU every step runs when it is called; on
+/// WebGPU the forward pass only queues work, which then runs during the read-back.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Stages {
+    /// The model's forward pass.
+    pub forward_ms: f64,
+    /// Reading the statistics and the routing trace back from the device.
+    pub readback_ms: f64,
+    /// Entropy and top-5 from the logits, and assembling the trace and the FLOPs.
+    pub analysis_ms: f64,
+}
+
+impl Stages {
+    pub fn total_ms(&self) -> f64 {
+        self.forward_ms + self.readback_ms + self.analysis_ms
+    }
+}
+
+/// Milliseconds on a monotonic clock, for [`analyse`] natively (the browser passes
+/// `performance.now()`).
+#[cfg(not(target_arch = "wasm32"))]
+pub fn monotonic_ms() -> f64 {
+    static START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+    START.get_or_init(std::time::Instant::now).elapsed().as_secs_f64() * 1e3
+}
+
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Analysis {
     pub trace: RoutingTrace,
@@ -31,18 +57,21 @@ pub struct Analysis {
     /// Most likely next tokens after the last position, with probabilities.
     pub top5: Vec<(u32, f32)>,
     pub flops: FlopsBreakdown,
+    pub stages: Stages,
 }
 
 /// Runs one model over one window and reads everything back in two transactions (the trace,
-/// then the per-token statistics).
-pub async fn analyse(model: &Model, tokens: &[u32], mode: RoutingMode, device: &Device) -> Result<Analysis, ModelError> {
+/// then the per-token statistics), timing each stage by `clock` (milliseconds).
+pub async fn analyse(model: &Model, tokens: &[u32], mode: RoutingMode, device: &Device, clock: &dyn Fn() -> f64) -> Result<Analysis, ModelError> {
     if tokens.is_empty() {
         return Err(ModelError::EmptyInput);
     }
     let t = tokens.len();
     let ids: Vec<i64> = tokens.iter().map(|&i| i as i64).collect();
     let input = Tensor::<2, Int>::from_data(TensorData::new(ids, [1, t]), device);
+    let started = clock();
     let forward = model.forward(input, mode).await?;
+    let forwarded = clock();
     // One pass of exponentials over [T, V] (the profile's second-largest cost after the matrix
     // products): with p = softmax(x) and Z its normaliser, log Z = max(x) − log max(p), so the
     // entropy −Σ p log p = log Z − Σ p·x and the top-5 log-probabilities x − log Z need no
@@ -54,6 +83,7 @@ pub async fn analyse(model: &Model, tokens: &[u32], mode: RoutingMode, device: &
     let last_log_z = log_z.narrow(1, t - 1, 1).reshape([1]);
     let (top_logits, top_ids) = logits.narrow(1, t - 1, 1).reshape([model.config().vocab_size]).topk_with_indices(5, 0);
     let top_lp = top_logits - last_log_z;
+    let reading = clock();
     let read = Transaction::default()
         .register(entropy)
         .register(top_lp)
@@ -66,16 +96,19 @@ pub async fn analyse(model: &Model, tokens: &[u32], mode: RoutingMode, device: &
     let top_lp = floats(1)?;
     let top_ids = read[2].clone().convert::<i64>().try_to_vec::<i64>().map_err(|e| ModelError::Backend(format!("{e:?}")))?;
     let trace = forward.trace.read().await?.remove(0);
+    let read_back = clock();
     let routing = match mode {
         RoutingMode::TopK { capacity } => Routing::TopK { capacity },
         RoutingMode::Causal => Routing::Processed(trace.processed_counts()),
     };
-    Ok(Analysis {
-        flops: forward_flops(model.config(), t, &routing),
-        trace,
-        entropy,
-        top5: top_ids.iter().zip(&top_lp).map(|(&i, &lp)| (i as u32, lp.exp())).collect(),
-    })
+    let flops = forward_flops(model.config(), t, &routing);
+    let top5 = top_ids.iter().zip(&top_lp).map(|(&i, &lp)| (i as u32, lp.exp())).collect();
+    let stages = Stages {
+        forward_ms: forwarded - started,
+        readback_ms: read_back - reading,
+        analysis_ms: (reading - forwarded) + (clock() - read_back),
+    };
+    Ok(Analysis { flops, trace, entropy, top5, stages })
 }
 
 /// Pearson correlation, for "tokens that use more blocks have higher-entropy predictions".
@@ -109,7 +142,8 @@ mod tests {
         let model = Model::new(&cfg, &device).unwrap();
         let tokens: Vec<u32> = (0..20).map(|i| (i * 37) % 300).collect();
         let mode = RoutingMode::TopK { capacity: 0.5 };
-        let a = pollster::block_on(analyse(&model, &tokens, mode, &device)).unwrap();
+        let a = pollster::block_on(analyse(&model, &tokens, mode, &device, &monotonic_ms)).unwrap();
+        assert!(a.stages.forward_ms > 0.0 && a.stages.readback_ms >= 0.0 && a.stages.analysis_ms > 0.0, "{:?}", a.stages);
         let ids: Vec<i64> = tokens.iter().map(|&i| i as i64).collect();
         let f = pollster::block_on(model.forward(Tensor::from_data(TensorData::new(ids, [1, 20]), &device), mode)).unwrap();
         let logits = f.logits.into_data().convert::<f64>().try_to_vec::<f64>().unwrap();

@@ -69,6 +69,7 @@ pub fn WeightHistograms() -> impl IntoView {
                     } else {
                         "Update weight σ(r) of every token. In causal mode the predictor, not a threshold on these weights, decides which tokens are processed."
                     }}</p>
+                    <super::export::ChartExport name="modscope-router-weights" title="Router weights per routed layer"/>
                 }
             })}
         </section>
@@ -123,6 +124,7 @@ pub fn EntropyByDepth() -> impl IntoView {
                         }
                         None => "Too few tokens (or no variation in depth) to correlate.".into(),
                     }}</p>
+                    <super::export::ChartExport name="modscope-depth-entropy" title="Routed depth against next-token entropy"/>
                 }
             })}
         </section>

@@ -5,7 +5,9 @@ use leptos::prelude::*;
 use super::{PageState, Status, schedule_run};
 use crate::runtime::backend::BackendKind;
 
-/// Debounce for typing: long enough to skip intermediate keystrokes, short enough to feel live.
+/// Debounce for typing when a run blocks the page (the CPU path on the page's own thread): long
+/// enough to skip intermediate keystrokes, short enough to feel live. In workers or on the GPU a
+/// keystroke runs at once; one typed during a run waits for it, and only the newest one runs.
 const TYPING_DEBOUNCE_MS: i32 = 40;
 /// Longest text accepted, in characters (the model only ever sees its last 256 tokens).
 pub const MAX_CHARS: usize = 200_000;
@@ -20,7 +22,8 @@ pub fn TextInput() -> impl IntoView {
             page.message.set(Some(format!("Only the first {MAX_CHARS} characters are kept.")));
         }
         page.settings.update(|s| s.text = value);
-        schedule_run(page, TYPING_DEBOUNCE_MS);
+        let blocking = super::engine::blocks_the_page(page.backend.get_untracked());
+        schedule_run(page, if blocking { TYPING_DEBOUNCE_MS } else { 0 });
     };
     view! {
         <label for="text" class="label">"Your text"</label>

@@ -60,8 +60,6 @@ pub struct RunResult {
     pub window: Window,
     pub routed: Analysis,
     pub dense: Analysis,
-    pub routed_ms: f64,
-    pub dense_ms: f64,
     pub backend: BackendKind,
     /// The CPU path ran in two workers, in parallel (else on the page's own thread).
     pub in_workers: bool,
@@ -84,7 +82,8 @@ pub async fn sleep_ms(ms: i32) {
 
 async fn fetch_bytes(url: &str) -> Result<Vec<u8>, String> {
     let window = web_sys::window().ok_or("no window")?;
-    let response = JsFuture::from(window.fetch_with_str(url)).await.map_err(|e| format!("{url}: {e:?}"))?;
+    let request = started_download(url).unwrap_or_else(|| window.fetch_with_str(url));
+    let response = JsFuture::from(request).await.map_err(|e| format!("{url}: {e:?}"))?;
     let response: web_sys::Response = response.dyn_into().map_err(|_| format!("{url}: not a response"))?;
     if !response.ok() {
         return Err(format!("{url}: HTTP {}", response.status()));
@@ -93,8 +92,26 @@ async fn fetch_bytes(url: &str) -> Result<Vec<u8>, String> {
     Ok(js_sys::Uint8Array::new(&buffer).to_vec())
 }
 
+/// Bytes received and expected so far by the bundle's loader (`globalThis.modscopeProgress`).
+fn download_progress() -> Option<(f64, f64)> {
+    let progress = js_sys::Reflect::get(&js_sys::global(), &"modscopeProgress".into()).ok().filter(|p| p.is_object())?;
+    let number = |key: &str| js_sys::Reflect::get(&progress, &key.into()).ok()?.as_f64();
+    Some((number("received")?, number("expected")?))
+}
+
+/// The download of `url` the bundle's loader started while the wasm compiled, handed over once
+/// (a Retry fetches afresh): `globalThis.modscopeDownloads`, absolute URL → Promise<Response>.
+fn started_download(url: &str) -> Option<js_sys::Promise> {
+    let downloads: js_sys::Map = js_sys::Reflect::get(&js_sys::global(), &"modscopeDownloads".into()).ok()?.dyn_into().ok()?;
+    let href = web_sys::window()?.document()?.base_uri().ok()??;
+    let absolute = web_sys::Url::new_with_base(url, &href).ok()?.href();
+    let started = downloads.get(&absolute.as_str().into()).dyn_into().ok()?;
+    downloads.delete(&absolute.as_str().into());
+    Some(started)
+}
+
 /// Fetches the tokenizer and both weight files from `base` (the folder holding `models/`).
-pub async fn load(base: &str, mut progress: impl FnMut(&str)) -> Result<(), String> {
+pub async fn load(base: &str, progress: impl Fn(&str) + Clone + 'static) -> Result<(), String> {
     while LOADING.with(Cell::get) {
         sleep_ms(20).await;
     }
@@ -102,20 +119,39 @@ pub async fn load(base: &str, mut progress: impl FnMut(&str)) -> Result<(), Stri
         return Ok(());
     }
     LOADING.with(|l| l.set(true));
-    let loaded = fetch_all(base, &mut progress).await;
+    let loaded = fetch_all(base, progress).await;
     LOADING.with(|l| l.set(false));
     loaded
 }
 
-async fn fetch_all(base: &str, progress: &mut impl FnMut(&str)) -> Result<(), String> {
-    progress("Fetching the tokenizer…");
-    let tokenizer_json = fetch_bytes(&format!("{base}models/tokenizer.json")).await?;
-    let tokenizer = Tokenizer::from_json(&String::from_utf8_lossy(&tokenizer_json)).map_err(|e| e.to_string())?;
-    progress("Fetching the MoD model's weights…");
-    let routed_bytes = fetch_bytes(&format!("{base}models/mod.safetensors")).await?;
-    progress("Fetching the dense model's weights…");
-    let dense_bytes = fetch_bytes(&format!("{base}models/dense.safetensors")).await?;
-    let context = config_of(&routed_bytes).map_err(|e| format!("models/mod.safetensors: {e}"))?.context;
+/// The files the page downloads: the 8-bit weights (`modscope-train quantize` writes them from the
+/// shipped f16 files and measures that routing and top-5 stay the same) and the tokenizer. The
+/// bundle's loader starts these downloads while the wasm compiles (`www/modscope-loader.js`).
+const ROUTED_FILE: &str = "models/mod.q8.safetensors";
+const DENSE_FILE: &str = "models/dense.q8.safetensors";
+const TOKENIZER_FILE: &str = "models/tokenizer.json";
+
+async fn fetch_all(base: &str, progress: impl Fn(&str) + Clone + 'static) -> Result<(), String> {
+    progress("Fetching the tokenizer and the two models' weights…");
+    // The bundle's loader counts the bytes of its downloads; say how far they are.
+    let report = progress.clone();
+    wasm_bindgen_futures::spawn_local(async move {
+        while LOADING.with(Cell::get) {
+            if let Some((received, expected)) = download_progress().filter(|(_, expected)| *expected > 0.0) {
+                report(&format!("Fetching the two models' weights: {:.1} of {:.1} MB", received / 1e6, expected / 1e6));
+            }
+            sleep_ms(200).await;
+        }
+    });
+    let (tokenizer_json, routed_bytes, dense_bytes) = futures_util::future::join3(
+        fetch_bytes(&format!("{base}{TOKENIZER_FILE}")),
+        fetch_bytes(&format!("{base}{ROUTED_FILE}")),
+        fetch_bytes(&format!("{base}{DENSE_FILE}")),
+    )
+    .await;
+    let tokenizer = Tokenizer::from_json(&String::from_utf8_lossy(&tokenizer_json?)).map_err(|e| format!("{TOKENIZER_FILE}: {e}"))?;
+    let (routed_bytes, dense_bytes) = (routed_bytes?, dense_bytes?);
+    let context = config_of(&routed_bytes).map_err(|e| format!("{ROUTED_FILE}: {e}"))?.context;
     ENGINE.with(|e| {
         *e.borrow_mut() = Some(Engine { tokenizer, context, routed_bytes, dense_bytes, cpu: None, webgpu: None, workers: None })
     });
@@ -188,8 +224,8 @@ async fn build_models(kind: BackendKind) -> Result<Rc<Models>, String> {
         let e = e.borrow();
         let e = e.as_ref().ok_or("the model files are not loaded yet")?;
         Ok(Models {
-            routed: load_weights(&e.routed_bytes, &device).map_err(|e| format!("models/mod.safetensors: {e}"))?,
-            dense: load_weights(&e.dense_bytes, &device).map_err(|e| format!("models/dense.safetensors: {e}"))?,
+            routed: load_weights(&e.routed_bytes, &device).map_err(|e| format!("{ROUTED_FILE}: {e}"))?,
+            dense: load_weights(&e.dense_bytes, &device).map_err(|e| format!("{DENSE_FILE}: {e}"))?,
             device: device.clone(),
         })
     })?;
@@ -242,8 +278,8 @@ pub async fn workers() -> Result<Rc<Workers>, String> {
     let started = async {
         // Side by side: each worker instantiates the module and loads its weights on its own core.
         let (routed, dense) = futures_util::future::join(ModelWorker::start(&routed_bytes), ModelWorker::start(&dense_bytes)).await;
-        let routed = routed.map_err(|e| format!("models/mod.safetensors: {e}"))?;
-        let dense = dense.map_err(|e| format!("models/dense.safetensors: {e}"))?;
+        let routed = routed.map_err(|e| format!("{ROUTED_FILE}: {e}"))?;
+        let dense = dense.map_err(|e| format!("{DENSE_FILE}: {e}"))?;
         Ok(Rc::new(Workers { routed, dense }))
     }
     .await;
@@ -254,6 +290,11 @@ pub async fn workers() -> Result<Rc<Workers>, String> {
     });
     STARTING_WORKERS.with(|s| s.set(false));
     started
+}
+
+/// Whether a run on `kind` would block the page's thread (the CPU path without its workers).
+pub fn blocks_the_page(kind: BackendKind) -> bool {
+    kind == BackendKind::Cpu && !ENGINE.with(|e| e.borrow().as_ref().and_then(|e| e.workers.clone()).is_some_and(|w| w.is_ok()))
 }
 
 /// Bytes of wasm linear memory held by the page and its workers.
@@ -281,7 +322,7 @@ pub async fn run(kind: BackendKind, text: &str, capacity: f64, causal: bool) -> 
     let mode = if causal { RoutingMode::Causal } else { RoutingMode::TopK { capacity } };
     let dense_mode = RoutingMode::TopK { capacity: 1.0 };
     let workers = if kind == BackendKind::Cpu { workers().await.ok() } else { None };
-    let (routed, routed_ms, dense, dense_ms) = match &workers {
+    let (routed, dense) = match &workers {
         Some(w) => {
             let (routed, dense) = (w.routed.analyse(&win.tokens, mode)?, w.dense.analyse(&win.tokens, dense_mode)?);
             let both = js_sys::Array::of2(&routed.into(), &dense.into());
@@ -289,16 +330,13 @@ pub async fn run(kind: BackendKind, text: &str, capacity: f64, causal: bool) -> 
                 .await
                 .map_err(js_error)?
                 .unchecked_into();
-            let (routed, dense) = (parse_analysed(&replies.get(0))?, parse_analysed(&replies.get(1))?);
-            (routed.analysis, routed.ms, dense.analysis, dense.ms)
+            (parse_analysed(&replies.get(0))?, parse_analysed(&replies.get(1))?)
         }
         None => {
             let models = models(kind).await?;
-            let start = now_ms();
-            let routed = analyse(&models.routed, &win.tokens, mode, &models.device).await.map_err(|e| e.to_string())?;
-            let mid = now_ms();
-            let dense = analyse(&models.dense, &win.tokens, dense_mode, &models.device).await.map_err(|e| e.to_string())?;
-            (routed, mid - start, dense, now_ms() - mid)
+            let routed = analyse(&models.routed, &win.tokens, mode, &models.device, &now_ms).await.map_err(|e| e.to_string())?;
+            let dense = analyse(&models.dense, &win.tokens, dense_mode, &models.device, &now_ms).await.map_err(|e| e.to_string())?;
+            (routed, dense)
         }
     };
     let top = |a: &Analysis| with_tokenizer(|t| a.top5.iter().map(|&(id, p)| (t.token_text(id), p)).collect()).unwrap_or_default();
@@ -309,8 +347,6 @@ pub async fn run(kind: BackendKind, text: &str, capacity: f64, causal: bool) -> 
         window: win,
         routed,
         dense,
-        routed_ms,
-        dense_ms,
         backend: kind,
         in_workers: workers.is_some(),
     }))

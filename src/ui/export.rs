@@ -1,5 +1,5 @@
 //! Getting results out of the page: a share link that reproduces the text and settings, the
-//! heatmap as SVG or PNG, and the FLOPs table as CSV.
+//! heatmap and the charts as SVG or PNG, the FLOPs table as CSV, and the full trace as JSON.
 
 use leptos::prelude::*;
 use wasm_bindgen::{JsCast, JsValue};
@@ -110,7 +110,7 @@ pub fn flops_csv(r: &RunResult, text: &str) -> String {
         RoutingMode::TopK { .. } => "topk",
         RoutingMode::Causal => "causal",
     };
-    let settings = format!("{},{mode},{},{:.3},{:.3},{}", r.routed.trace.capacity, r.backend.label(), r.routed_ms, r.dense_ms, csv_field(text));
+    let settings = format!("{},{mode},{},{:.3},{:.3},{}", r.routed.trace.capacity, r.backend.label(), r.routed.stages.total_ms(), r.dense.stages.total_ms(), csv_field(text));
     let mut out = String::from(
         "layer,block,tokens_processed,tokens,mod_flops,dense_flops,mod_projections,mod_attention,mod_mlp,mod_router,mod_predictor,capacity,mode,backend,mod_ms,dense_ms,text\n",
     );
@@ -145,8 +145,8 @@ pub fn trace_json(r: &RunResult, text: &str) -> String {
         "tokens": r.window.tokens,
         "dropped_from_start": r.window.dropped,
         "pieces": r.pieces,
-        "mod": { "analysis": r.routed, "ms": r.routed_ms, "top5": r.routed_top5 },
-        "dense": { "analysis": r.dense, "ms": r.dense_ms, "top5": r.dense_top5 },
+        "mod": { "analysis": r.routed, "ms": r.routed.stages.total_ms(), "top5": r.routed_top5 },
+        "dense": { "analysis": r.dense, "ms": r.dense.stages.total_ms(), "top5": r.dense_top5 },
     })
     .to_string()
 }
@@ -171,6 +171,7 @@ fn download_url(name: &str, url: &str) -> Result<(), JsValue> {
 
 /// Rasterises the SVG on a canvas at twice its size and downloads it as PNG.
 fn download_png(svg: String, name: &'static str) -> Result<(), JsValue> {
+    let name = if name.ends_with(".png") { name.to_string() } else { format!("{name}.png") };
     let document = web_sys::window().and_then(|w| w.document()).ok_or("no document")?;
     let image: web_sys::HtmlImageElement = document.create_element("img")?.dyn_into()?;
     let source = image.clone();
@@ -182,7 +183,7 @@ fn download_png(svg: String, name: &'static str) -> Result<(), JsValue> {
             let context: web_sys::CanvasRenderingContext2d = canvas.get_context("2d")?.ok_or("no 2d context")?.dyn_into()?;
             context.scale(2.0, 2.0)?;
             context.draw_image_with_html_image_element(&source, 0.0, 0.0)?;
-            download_url(name, &canvas.to_data_url_with_type("image/png")?)
+            download_url(&name, &canvas.to_data_url_with_type("image/png")?)
         };
         if let Err(e) = draw() {
             web_sys::console::warn_1(&e);
@@ -223,6 +224,75 @@ pub fn HeatmapExport() -> impl IntoView {
             <button class="export-svg" on:click=svg>"Download SVG"</button>
             <button class="export-png" on:click=png>"Download PNG"</button>
             <button class="export-json" on:click=json>"Download trace (JSON)"</button>
+        </div>
+    }
+}
+
+/// Presentation properties a chart's CSS gives its SVG elements, written inline on export so the
+/// file looks as the page did without the stylesheet.
+const CHART_STYLE: [&str; 8] = ["fill", "fill-opacity", "stroke", "stroke-width", "stroke-dasharray", "opacity", "font-size", "font-family"];
+
+/// The charts (each `svg` with its `figcaption`) in `panel`, side by side in one standalone SVG
+/// under a title and a caption of the settings, their page styles inlined.
+fn charts_svg(panel: &web_sys::Element, title: &str, caption: &str) -> Result<String, JsValue> {
+    let window = web_sys::window().ok_or("no window")?;
+    let svgs = panel.query_selector_all("svg")?;
+    let (gap, top) = (16.0, 48.0);
+    let (mut x, mut y, mut row_height, mut body) = (10.0, top, 0.0f64, String::new());
+    for i in 0..svgs.length() {
+        let Some(svg) = svgs.item(i).and_then(|n| n.dyn_into::<web_sys::Element>().ok()) else { continue };
+        let rect = svg.get_bounding_client_rect();
+        let (w, h) = (rect.width().max(1.0), rect.height().max(1.0));
+        if x + w > FIGURE_WIDTH && x > 10.0 {
+            (x, y, row_height) = (10.0, y + row_height + gap, 0.0);
+        }
+        let copy: web_sys::Element = svg.clone_node_with_deep(true)?.dyn_into()?;
+        let (originals, copies) = (svg.query_selector_all("*")?, copy.query_selector_all("*")?);
+        for j in 0..originals.length().min(copies.length()) {
+            let (Some(from), Some(to)) = (originals.item(j), copies.item(j)) else { continue };
+            let (Ok(from), Ok(to)) = (from.dyn_into::<web_sys::Element>(), to.dyn_into::<web_sys::Element>()) else { continue };
+            let Some(computed) = window.get_computed_style(&from)? else { continue };
+            let style: String = CHART_STYLE.iter().filter_map(|p| computed.get_property_value(p).ok().map(|v| format!("{p}:{v};"))).collect();
+            to.set_attribute("style", &style)?;
+        }
+        copy.set_attribute("x", &format!("{x:.0}"))?;
+        copy.set_attribute("y", &format!("{y:.0}"))?;
+        copy.set_attribute("width", &format!("{w:.0}"))?;
+        copy.set_attribute("height", &format!("{h:.0}"))?;
+        body.push_str(&copy.outer_html());
+        let label = svg.parent_element().and_then(|f| f.query_selector("figcaption").ok().flatten()).and_then(|c| c.text_content());
+        let mut used = h;
+        if let Some(label) = label {
+            body.push_str(&format!(r#"<text x="{x:.0}" y="{:.0}" font-size="11">{}</text>"#, y + h + 13.0, xml_escape(&label)));
+            used += 18.0;
+        }
+        row_height = row_height.max(used);
+        x += w + gap;
+    }
+    let height = y + row_height + 10.0;
+    Ok(format!(
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{FIGURE_WIDTH}" height="{height:.0}" viewBox="0 0 {FIGURE_WIDTH} {height:.0}" font-family="sans-serif" font-size="10"><rect width="100%" height="100%" fill="white"/><text x="10" y="18" font-size="14">{}</text><text x="10" y="36" font-size="11">{}</text>{body}</svg>"#,
+        xml_escape(title),
+        xml_escape(caption)
+    ))
+}
+
+/// SVG and PNG downloads of the charts in the panel the buttons sit in.
+#[component]
+pub fn ChartExport(name: &'static str, title: &'static str) -> impl IntoView {
+    let page = expect_context::<PageState>();
+    let save = move |ev: leptos::ev::MouseEvent, png: bool| {
+        let panel = ev.target().and_then(|t| t.dyn_into::<web_sys::Element>().ok()).and_then(|b| b.closest(".panel").ok().flatten());
+        let (Some(panel), Some(r)) = (panel, page.result.get_untracked()) else { return };
+        let outcome = charts_svg(&panel, title, &settings_caption(&r)).and_then(|svg| {
+            if png { download_png(svg, name) } else { download(&format!("{name}.svg"), "image/svg+xml", &svg) }
+        });
+        report(page, outcome);
+    };
+    view! {
+        <div class="exports">
+            <button class="chart-svg" on:click=move |ev| save(ev, false)>"Download chart (SVG)"</button>
+            <button class="chart-png" on:click=move |ev| save(ev, true)>"Download chart (PNG)"</button>
         </div>
     }
 }
@@ -279,19 +349,25 @@ pub fn ShareButton() -> impl IntoView {
     let shown = RwSignal::new(None::<(String, String)>);
     let copy = move |what: &'static str| {
         let settings = page.settings.get_untracked();
-        let text = page.options.with_value(|o| if what == "link" { o.share_link(&settings) } else { embed_code(&o.page_url, &settings) });
+        let focus = page.selected.get_untracked();
+        let text = page.options.with_value(|o| if what == "link" { o.share_link(&settings, focus) } else { embed_code(&o.page_url, &settings) });
         leptos::task::spawn_local(async move {
             let copied = copy_to_clipboard(&text).await;
-            let note = match (what, copied) {
-                ("link", true) => "Link copied.",
-                (_, true) => "Embed code copied.",
-                _ => "Copy it from the box:",
+            let opens_on = match focus {
+                Some((token, Some(layer))) => format!(" It opens on token {}, layer {layer}.", token + 1),
+                Some((token, None)) => format!(" It opens on token {}.", token + 1),
+                None => String::new(),
             };
-            shown.set(Some((note.to_string(), text)));
+            let note = match (what, copied) {
+                ("link", true) => format!("Link copied.{opens_on}"),
+                (_, true) => "Embed code copied.".into(),
+                _ => "Copy it from the box:".into(),
+            };
+            shown.set(Some((note, text)));
         });
     };
     view! {
-        <button class="share" on:click=move |_| copy("link") aria-label="Copy a link to this text and these settings">"Share link"</button>
+        <button class="share" on:click=move |_| copy("link") aria-label="Copy a link to this text and these settings, opening on the selected cell">"Share link"</button>
         <button class="embed-code" on:click=move |_| copy("embed") aria-label="Copy HTML that embeds this demo with this text and these settings">"Embed code"</button>
         {move || shown.get().map(|(note, text)| view! {
             <span class="copied" role="status">{note}</span>

@@ -11,6 +11,7 @@ use super::state::Settings;
 use super::{PageState, engine, state};
 use crate::flops::Term;
 use crate::runtime::backend::BackendKind;
+use crate::runtime::session::Stages;
 
 /// Runs per "Time it": enough for a median and quartiles that one slow run cannot move.
 const TIMING_RUNS: usize = 15;
@@ -33,6 +34,17 @@ fn quartiles(v: &mut [f64]) -> (f64, f64, f64) {
     (at(0.25), at(0.5), at(0.75))
 }
 
+/// "forward 12.3 ms, read-back 0.4 ms, analysis 1.2 ms": the median of each stage.
+fn stage_medians(runs: &[Stages]) -> String {
+    let median = |pick: fn(&Stages) -> f64| quartiles(&mut runs.iter().map(pick).collect::<Vec<_>>()).1;
+    format!(
+        "forward {:.1} ms, read-back {:.1} ms, analysis {:.1} ms",
+        median(|s| s.forward_ms),
+        median(|s| s.readback_ms),
+        median(|s| s.analysis_ms)
+    )
+}
+
 /// Times the current text TIMING_RUNS times (each run does both models, as the page does) and
 /// reports medians with their spread next to the FLOPs ratio.
 #[component]
@@ -50,11 +62,14 @@ fn RepeatedTiming() -> impl IntoView {
             let settings = page.settings.get_untracked();
             let kind = page.backend.get_untracked();
             let (mut routed, mut dense, mut flops_ratio) = (Vec::new(), Vec::new(), f64::NAN);
+            let (mut routed_stages, mut dense_stages) = (Vec::new(), Vec::new());
             for _ in 0..TIMING_RUNS {
                 match run_when_free(kind, &settings, settings.capacity, settings.causal).await {
                     Ok(r) => {
-                        routed.push(r.routed_ms);
-                        dense.push(r.dense_ms);
+                        routed.push(r.routed.stages.total_ms());
+                        dense.push(r.dense.stages.total_ms());
+                        routed_stages.push(r.routed.stages);
+                        dense_stages.push(r.dense.stages);
                         flops_ratio = r.routed.flops.total() as f64 / r.dense.flops.total() as f64;
                     }
                     Err(e) => {
@@ -67,8 +82,11 @@ fn RepeatedTiming() -> impl IntoView {
             let mut ratios: Vec<f64> = routed.iter().zip(&dense).map(|(a, b)| a / b.max(1e-9)).collect();
             let ((r1, r2, r3), (d1, d2, d3), (q1, q2, q3)) = (quartiles(&mut routed), quartiles(&mut dense), quartiles(&mut ratios));
             summary.set(Some(format!(
-                "{TIMING_RUNS} runs on {}: MoD median {r2:.1} ms (quartiles {r1:.1}–{r3:.1}), dense {d2:.1} ms ({d1:.1}–{d3:.1}); time ratio {q2:.2} ({q1:.2}–{q3:.2}) against a FLOPs ratio of {flops_ratio:.2}.",
-                kind.label()
+                "{TIMING_RUNS} runs on {}: MoD median {r2:.1} ms (quartiles {r1:.1}–{r3:.1}), dense {d2:.1} ms ({d1:.1}–{d3:.1}); time ratio {q2:.2} ({q1:.2}–{q3:.2}) against a FLOPs ratio of {flops_ratio:.2}. Medians per stage, MoD: {}; dense: {}.{}",
+                kind.label(),
+                stage_medians(&routed_stages),
+                stage_medians(&dense_stages),
+                if kind == BackendKind::WebGpu { " (WebGPU queues the forward pass; it runs during the read-back.)" } else { "" }
             )));
             running.set(false);
         });
@@ -117,7 +135,7 @@ fn CapacitySweep() -> impl IntoView {
                 for _ in 0..SWEEP_RUNS {
                     match run_when_free(kind, &settings, capacity, false).await {
                         Ok(r) => {
-                            ratios.push(r.routed_ms / r.dense_ms.max(1e-9));
+                            ratios.push(r.routed.stages.total_ms() / r.dense.stages.total_ms().max(1e-9));
                             flops = r.routed.flops.total() as f64 / r.dense.flops.total() as f64;
                         }
                         Err(e) => {
@@ -153,11 +171,18 @@ fn CapacitySweep() -> impl IntoView {
                     <line class="mark" stroke-dasharray="2 3" x1=left x2=w - 10.0 y1=move || y(1.0) y2=move || y(1.0)/>
                     <path class="line-flops" d=move || path(|q| q.1)/>
                     <path class="line-time" d=move || path(|q| q.2)/>
+                    // The key inside the chart, so an exported copy carries it.
+                    // (Top left: the ratios rise with capacity, so the lines stay clear of it.)
+                    <line class="line-flops" x1=left + 8.0 x2=left + 28.0 y1="14" y2="14"/>
+                    <text x=left + 32.0 y="17">"FLOPs"</text>
+                    <line class="line-time" x1=left + 8.0 x2=left + 28.0 y1="28" y2="28"/>
+                    <text x=left + 32.0 y="31">"measured time"</text>
                     <text x=left - 4.0 y=move || y(1.0) + 3.0 text-anchor="end">"1.0"</text>
                     <text x=left - 4.0 y=h - bottom text-anchor="end">"0"</text>
                     {[0.125, 0.5, 1.0].map(|c| view! { <text x=x(c) y=h - 6.0 text-anchor="middle">{format!("{:.1}%", c * 100.0)}</text> }).into_iter().collect_view()}
                 </svg>
                 <p class="note"><span class="swatch flops"></span>" FLOPs, MoD ÷ dense "<span class="swatch time"></span>" measured time, MoD ÷ dense (x: capacity)"</p>
+                <super::export::ChartExport name="modscope-capacity-sweep" title="MoD ÷ dense: FLOPs and measured time against capacity"/>
             })}
         </div>
     }
@@ -181,10 +206,10 @@ pub fn FlopsPanel() -> impl IntoView {
                     <tr><td>{format!("{t:?}")}</td><td>{human(m.term(t))}</td><td>{human(d.term(t))}</td></tr>
                 }).collect_view();
                 view! {
-                    <p class="headline" id="flops-total" data-routed-ms=r.routed_ms data-dense-ms=r.dense_ms>
+                    <p class="headline" id="flops-total" data-routed-ms=r.routed.stages.total_ms() data-dense-ms=r.dense.stages.total_ms()>
                         {format!("MoD: {} FLOPs, dense: {} FLOPs — {:.1}% saved. Measured on {}: MoD {:.1} ms, dense {:.1} ms ({:.2}× the time).",
                             human(m.total()), human(d.total()), saved * 100.0,
-                            if r.in_workers { format!("{}, one worker per model, in parallel", r.backend.label()) } else { r.backend.label().to_string() }, r.routed_ms, r.dense_ms, r.routed_ms / r.dense_ms.max(1e-9))}
+                            if r.in_workers { format!("{}, one worker per model, in parallel", r.backend.label()) } else { r.backend.label().to_string() }, r.routed.stages.total_ms(), r.dense.stages.total_ms(), r.routed.stages.total_ms() / r.dense.stages.total_ms().max(1e-9))}
                     </p>
                     <div class="row">
                         <table class="flops">

@@ -211,6 +211,9 @@ fn Grid(result: std::sync::Arc<RunResult>, width: f64, dark: bool, show_dense: b
     let labels: Vec<String> = result.pieces.iter().map(|p| visible(p)).collect();
     let visible_layers: Vec<usize> = trace.layers.iter().filter(|l| l.routed || show_dense).map(|l| l.layer).collect();
     let label_layers = visible_layers.clone();
+    // The selected cell (a deep link's, or the keyboard's before this run) keeps its ring.
+    let selected = page.selected.get_untracked();
+    let ring = move |class: &str, cell: (usize, Option<usize>)| if selected == Some(cell) { format!("{class} active") } else { class.to_string() };
     let n_routed = trace.layers.iter().filter(|l| l.routed).count();
     let row_labels: Vec<(String, bool)> = label_layers
         .iter()
@@ -247,6 +250,7 @@ fn Grid(result: std::sync::Arc<RunResult>, width: f64, dark: bool, show_dense: b
                                 (true, false) => ("cell skipped", String::new()),
                             };
                             let class = if show_disagreement && disagrees(&trace, l, i) { format!("{class} disagree") } else { class.to_string() };
+                            let class = ring(&class, (i, Some(l)));
                             let label = cell_label(&trace, l, i);
                             view! {
                                 <span class=class style=style id=cell_id(i, l + 1) role="gridcell" aria-label=label.clone() title=label
@@ -259,7 +263,7 @@ fn Grid(result: std::sync::Arc<RunResult>, width: f64, dark: bool, show_dense: b
                         <div class="tok" role="row" aria-rowindex=i + 1 style=format!("width:{}px", column_px(&labels[i]))
                             on:mouseenter=move |_| page.selected.set(Some((i, None)))
                             on:click=move |_| page.selected.set(Some((i, None)))>
-                            <span class="tok-text" role="rowheader" id=cell_id(i, 0) aria-label=name>{labels[i].clone()}</span>
+                            <span class=ring("tok-text", (i, None)) role="rowheader" id=cell_id(i, 0) aria-label=name>{labels[i].clone()}</span>
                             {cells}
                             <span class="depth" aria-hidden="true">{depth[i]}</span>
                         </div>
@@ -302,6 +306,16 @@ fn Grid(result: std::sync::Arc<RunResult>, width: f64, dark: bool, show_dense: b
     let description = format!(
         "{tokens} tokens, one row each; {n_routed} routed layers each process k = {k} of them (top-k) or those the predictor picks (causal). Arrow keys move, Home and End jump."
     );
+    // A deep link (`?token=…&layer=…`) scrolls its cell into view on the first heatmap, once.
+    if page.options.with_value(|o| o.focus).is_some() {
+        page.options.update_value(|o| o.focus = None);
+        let id = active_id();
+        request_animation_frame(move || {
+            if let Some(cell) = web_sys::window().and_then(|w| w.document()).and_then(|d| d.get_element_by_id(&id)) {
+                scroll_to(&cell);
+            }
+        });
+    }
     // While a newer run is on its way the old heatmap stays, dimmed.
     let stale = move || page.status.get() == super::Status::Running;
     view! {
@@ -321,11 +335,15 @@ fn move_focus_ring(ev: &web_sys::KeyboardEvent, id: &str) {
     }
     if let Ok(Some(cell)) = grid.query_selector(&format!("#{id}")) {
         let _ = cell.class_list().add_1("active");
-        let options = web_sys::ScrollIntoViewOptions::new();
-        options.set_block(web_sys::ScrollLogicalPosition::Nearest);
-        options.set_inline(web_sys::ScrollLogicalPosition::Nearest);
-        cell.scroll_into_view_with_scroll_into_view_options(&options);
+        scroll_to(&cell);
     }
+}
+
+fn scroll_to(cell: &web_sys::Element) {
+    let options = web_sys::ScrollIntoViewOptions::new();
+    options.set_block(web_sys::ScrollLogicalPosition::Nearest);
+    options.set_inline(web_sys::ScrollLogicalPosition::Nearest);
+    cell.scroll_into_view_with_scroll_into_view_options(&options);
 }
 
 #[component]

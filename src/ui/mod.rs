@@ -198,7 +198,9 @@ pub fn retry(page: PageState) {
 /// that first run doubles as the warm-up, so kernels compile here, not on the first keystroke.
 async fn start_up(page: PageState) {
     let options = page.options.get_value();
-    let progress = move |s: &str| page.status.set(Status::Loading(s.to_string()));
+    let progress = move |s: &str| {
+        page.status.try_set(Status::Loading(s.to_string()));
+    };
     if let Err(e) = engine::load(&options.asset_base, progress).await {
         page.status.set(Status::Failed(format!("Could not load the models: {e}")));
         return;
@@ -244,7 +246,7 @@ pub fn Demo(options: Options) -> impl IntoView {
         status: RwSignal::new(Status::Loading("Loading the page…".into())),
         result: RwSignal::new(None),
         message: RwSignal::new(None),
-        selected: RwSignal::new(None),
+        selected: RwSignal::new(options.focus),
         runs: RwSignal::new(0),
         run_seq: StoredValue::new(0),
         generation_seq: StoredValue::new(0),

@@ -25,17 +25,25 @@ impl Options {
                 autorun: params.get("autorun"),
                 height: params.get("height"),
                 chrome: params.get("chrome"),
+                token: params.get("token"),
+                layer: params.get("layer"),
             };
         }
         Options::from_raw(raw, base, format!("{origin}{path}"), true)
     }
 
-    /// A link to the full page reproducing `settings`.
-    pub fn share_link(&self, settings: &Settings) -> String {
+    /// A link to the full page reproducing `settings`, opening on the `focus` cell (token, layer).
+    pub fn share_link(&self, settings: &Settings, focus: Option<(usize, Option<usize>)>) -> String {
         let Ok(params) = web_sys::UrlSearchParams::new() else { return self.page_url.clone() };
         params.append("text", &settings.text);
         params.append("capacity", &settings.capacity.to_string());
         params.append("mode", if settings.causal { "causal" } else { "topk" });
+        if let Some((token, layer)) = focus {
+            params.append("token", &(token + 1).to_string());
+            if let Some(layer) = layer {
+                params.append("layer", &layer.to_string());
+            }
+        }
         if let Some(theme) = &self.theme {
             params.append("theme", theme);
         }

@@ -33,13 +33,6 @@ struct AnalyseRequest {
     mode: RoutingMode,
 }
 
-#[derive(Serialize, Deserialize)]
-pub struct Analysed {
-    pub analysis: Analysis,
-    /// Forward pass, statistics and read-back, timed inside the worker.
-    pub ms: f64,
-}
-
 // ---- Inside a worker.
 
 thread_local! {
@@ -87,12 +80,9 @@ async fn handle(data: &JsValue) -> Result<String, String> {
         "analyse" => {
             let request: AnalyseRequest = serde_json::from_str(&field("body")).map_err(|e| e.to_string())?;
             let model = MODEL.with(|m| m.borrow_mut().take()).ok_or("no model loaded in this worker")?;
-            let start = worker_now();
-            let result = analyse(&model, &request.tokens, request.mode, &backend::cpu()).await;
-            let ms = worker_now() - start;
+            let result = analyse(&model, &request.tokens, request.mode, &backend::cpu(), &worker_now).await;
             MODEL.with(|m| *m.borrow_mut() = Some(model));
-            let analysis = result.map_err(|e| e.to_string())?;
-            serde_json::to_string(&Analysed { analysis, ms }).map_err(|e| e.to_string())
+            serde_json::to_string(&result.map_err(|e| e.to_string())?).map_err(|e| e.to_string())
         }
         "memory" => Ok(crate::ui::wasm_memory_bytes().to_string()),
         other => Err(format!("unknown request {other:?}")),
@@ -194,7 +184,8 @@ impl ModelWorker {
         Ok(worker)
     }
 
-    /// Asks for an analysis; the promise resolves to the JSON of an [`Analysed`].
+    /// Asks for an analysis; the promise resolves to the JSON of an [`Analysis`] (its stages timed
+    /// inside the worker).
     pub fn analyse(&self, tokens: &[u32], mode: RoutingMode) -> Result<Promise, String> {
         let body = serde_json::to_string(&AnalyseRequest { tokens: tokens.to_vec(), mode }).map_err(|e| e.to_string())?;
         let message = Object::new();
@@ -216,8 +207,8 @@ impl ModelWorker {
     }
 }
 
-/// Reads a worker's reply as an [`Analysed`].
-pub fn parse_analysed(reply: &JsValue) -> Result<Analysed, String> {
+/// Reads a worker's reply as an [`Analysis`].
+pub fn parse_analysed(reply: &JsValue) -> Result<Analysis, String> {
     let json = reply.as_string().ok_or("the worker sent no analysis")?;
     serde_json::from_str(&json).map_err(|e| e.to_string())
 }

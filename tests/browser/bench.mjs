@@ -86,13 +86,10 @@ async function ortWeb(context, t) {
   return { median_ms: median(times), iqr_ms: spread(times) };
 }
 
-const wasm = fs.readdirSync(dir).find((f) => f.endsWith('.wasm'));
-report.wasm_bytes = fs.statSync(path.join(dir, wasm)).size;
-report.wasm_gzip_bytes = gzipSize(path.join(dir, wasm));
-
 for (const webgpu of process.argv.includes('--cpu') ? [false] : [false, true]) {
   const name = webgpu ? 'webgpu' : 'cpu';
   const context = await launch({ webgpu });
+  server.requests.length = 0;
   const started = Date.now();
   const { page } = await open(context, `${server.url}/`, server.url);
   await nextRun(page, 0, 180000);
@@ -100,6 +97,11 @@ for (const webgpu of process.argv.includes('--cpu') ? [false] : [false, true]) {
   const fetched = [...new Set(server.requests.map((u) => decodeURIComponent(u.split('?')[0])))]
     .map((u) => path.join(dir, u.endsWith('/') ? `${u}index.html` : u)).filter((f) => fs.existsSync(f) && fs.statSync(f).isFile());
   r.downloaded_before_first_heatmap_gzip_bytes = fetched.reduce((sum, f) => sum + gzipSize(f), 0);
+  // The bundle holds two builds; this is the one the loader chose for this browser.
+  const wasm = fetched.filter((f) => f.endsWith('.wasm'));
+  r.wasm = wasm.map((f) => path.basename(f));
+  r.wasm_bytes = wasm.reduce((sum, f) => sum + fs.statSync(f).size, 0);
+  r.wasm_gzip_bytes = wasm.reduce((sum, f) => sum + gzipSize(f), 0);
   for (const n of [64, 256]) {
     const text = textOf(n);
     const run = Number(await page.getAttribute('.grid', 'data-run'));

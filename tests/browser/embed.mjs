@@ -15,8 +15,19 @@ const tokens = (host) => page.locator(`${host} .grid .tok`);
 const rowsOf = (host) => page.$$eval(`${host} >> css=.grid .tok`, (toks) => toks.map((t) => [...t.querySelectorAll('.cell')]
   .map((c) => c.classList.contains('dense') ? 'd' : c.classList.contains('on') ? 'x' : '.').join('')));
 
+await check('an element far below the fold starts only when the reader scrolls near it', async () => {
+  await tokens('#demo-heatmap').first().waitFor({ timeout: 120000 });
+  const far = await page.locator('#demo-figure').evaluate((el) => el.getBoundingClientRect().top / innerHeight);
+  assert.ok(far > 2, `the figure is only ${far.toFixed(1)} screens down: move it further in embed.html`);
+  await page.waitForTimeout(500);
+  assert.equal(await tokens('#demo-figure').count(), 0, 'the far element rendered before it was scrolled to');
+  await page.locator('#demo-figure').scrollIntoViewIfNeeded();
+  await tokens('#demo-figure').first().waitFor({ timeout: 60000 });
+});
+
 await check('both elements render heatmaps with their own settings', async () => {
   await tokens('#demo-heatmap').first().waitFor({ timeout: 120000 });
+  await page.locator('#demo-flops').scrollIntoViewIfNeeded();
   await tokens('#demo-flops').first().waitFor({ timeout: 120000 });
   const a = await rowsOf('#demo-heatmap');
   const b = await rowsOf('#demo-flops');
@@ -137,7 +148,26 @@ await check('no console errors and no request off the origin', async () => {
   assert.deepEqual(outside, [], 'everything came from the sub-path');
 });
 
+await check('without a WebGPU adapter the loader fetched the CPU-only build and the 8-bit weights, nothing else', async () => {
+  const files = server.requests.map((r) => r.split('?')[0].split('/').pop());
+  assert.ok(files.includes('modscope_cpu_bg.wasm'), files.join(' '));
+  assert.ok(!files.includes('modscope_bg.wasm'), 'the WebGPU build was fetched too');
+  assert.deepEqual([...new Set(files.filter((f) => f.endsWith('.safetensors')))].sort(), ['dense.q8.safetensors', 'mod.q8.safetensors']);
+});
+
 await context.close();
+
+await check('with a WebGPU adapter the loader picks the WebGPU build, and the page runs on WebGPU', async () => {
+  const gpu = await launch({ webgpu: true });
+  server.requests.length = 0;
+  const { page: full, problems: gpuProblems } = await open(gpu, `${server.url}/blog/post/pkg/index.html?text=Anne%20had%20been`, server.url);
+  await full.waitForSelector('.badge[data-backend=webgpu]', { timeout: 120000 });
+  const files = server.requests.map((r) => r.split('?')[0].split('/').pop());
+  assert.ok(files.includes('modscope_bg.wasm') && !files.includes('modscope_cpu_bg.wasm'), files.join(' '));
+  assert.deepEqual(gpuProblems, []);
+  await gpu.close();
+});
+
 server.close();
 console.log(`\n${results.length - failures()} passed, ${failures()} failed`);
 process.exit(failures() ? 1 : 0);

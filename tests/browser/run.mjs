@@ -74,6 +74,10 @@ let cpuRouting = null;
   await check('cpu: "Time it" reports medians with quartiles next to the FLOPs ratio', async () => {
     await page.click('#time-it');
     await page.waitForFunction(() => /runs on .*median .*quartiles.*FLOPs ratio of 0\.\d\d/.test(document.querySelector('#timing')?.textContent ?? ''), null, { timeout: 120000 });
+    const stages = await page.textContent('#timing');
+    assert.match(stages, /MoD: forward [\d.]+ ms, read-back [\d.]+ ms, analysis [\d.]+ ms; dense: forward/);
+    const forward = Number(stages.match(/MoD: forward ([\d.]+) ms/)[1]);
+    assert.ok(forward > 0, 'the forward pass takes time');
   });
 
   await check('cpu: the capacity sweep draws FLOPs and time ratios for every capacity', async () => {
@@ -217,6 +221,38 @@ let cpuRouting = null;
     await page.waitForFunction(() => /<mod-demo /.test(document.querySelector('.share-link').value));
   });
 
+  await check('cpu: every chart exports as SVG (title, settings, styles inlined) and PNG', async () => {
+    const grab = async (button) => {
+      const download = page.waitForEvent('download');
+      await page.click(button);
+      return fs.readFileSync(await (await download).path());
+    };
+    const charts = { 'hist-title': ['Router weights per routed layer', 'L1: n ='], 'entropy-title': ['Routed depth against next-token entropy', 'n = '] };
+    for (const [panel, texts] of Object.entries(charts)) {
+      const svg = (await grab(`section[aria-labelledby=${panel}] .chart-svg`)).toString('utf8');
+      for (const text of [...texts, 'top-k routing at 12.5% capacity', 'style="fill:']) assert.ok(svg.includes(text), `${panel} SVG lacks ${text}`);
+      assert.ok(await page.evaluate((s) => !new DOMParser().parseFromString(s, 'image/svg+xml').querySelector('parsererror'), svg), `${panel}: not valid SVG`);
+    }
+    const sweep = (await grab('.sweep .chart-svg')).toString('utf8');
+    assert.ok(sweep.includes('measured time') && sweep.includes('FLOPs'), 'the sweep chart carries its key');
+    const png = await grab('section[aria-labelledby=hist-title] .chart-png');
+    assert.equal(png.subarray(1, 4).toString('latin1'), 'PNG');
+  });
+
+  await check('cpu: a deep link opens on its token and layer, and Share keeps the selected cell', async () => {
+    const linked = await context.newPage();
+    await linked.goto(`${server.url}/?text=${encodeURIComponent(SAMPLE)}&token=3&layer=5`);
+    await nextRun(linked, 0, 120000);
+    assert.ok(await linked.$eval('#hm-2-6', (c) => c.classList.contains('active')), 'the linked cell is marked');
+    assert.match(await linked.textContent('.details'), /Token 3/);
+    assert.equal(await linked.locator('.details tbody tr').count(), 1, 'only layer 5 is detailed');
+    assert.match(await linked.textContent('.details tbody'), /^5routed/);
+    await linked.click('.share');
+    await linked.waitForSelector('.copied');
+    assert.match(await linked.inputValue('.share-link'), /token=3&layer=5/);
+    await linked.close();
+  });
+
   await check('cpu: a phone-sized screen has no sideways scrolling', async () => {
     await page.setViewportSize({ width: 390, height: 844 });
     await page.waitForTimeout(300);
@@ -251,18 +287,18 @@ let cpuRouting = null;
 {
   const context = await launch({ webgpu: false });
   const page = await context.newPage();
-  const real = fs.readFileSync(path.join(ROOT, 'www/models/dense.safetensors'));
+  const real = fs.readFileSync(path.join(ROOT, 'www/models/dense.q8.safetensors'));
   const flipped = Buffer.from(real);
   flipped[flipped.length - 1000] ^= 0x10;
   let serveDense = 'damaged';
-  await page.route('**/models/dense.safetensors', (route) => serveDense === 'damaged' ? route.fulfill({ body: flipped })
+  await page.route('**/models/dense.q8.safetensors', (route) => serveDense === 'damaged' ? route.fulfill({ body: flipped })
     : serveDense === 'missing' ? route.fulfill({ status: 404, body: 'not found' }) : route.continue());
   const text = 'Anne had been a very pretty girl';
   await check('cpu: damaged weights give a clear message, keep the text, and Retry recovers', async () => {
     await page.goto(`${server.url}/?text=${encodeURIComponent(text)}`);
     await page.waitForSelector('#failure', { timeout: 120000 });
     const message = await page.textContent('#failure');
-    assert.match(message, /dense\.safetensors/);
+    assert.match(message, /dense\.q8\.safetensors/);
     assert.match(message, /SHA-256|damaged/);
     assert.doesNotMatch(message, /wasm-function|at .*\.js|panicked/);
     assert.equal(await page.$eval('#text', (t) => t.value), text);
@@ -277,7 +313,7 @@ let cpuRouting = null;
     serveDense = 'missing';
     await page.goto(`${server.url}/?text=${encodeURIComponent(text)}`);
     await page.waitForSelector('#failure', { timeout: 120000 });
-    assert.match(await page.textContent('#failure'), /dense\.safetensors.*404|404.*dense/);
+    assert.match(await page.textContent('#failure'), /dense\.q8\.safetensors.*404|404.*dense/);
     serveDense = 'real';
     await page.click('#retry');
     await nextRun(page, 0, 120000);
