@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use modscope::flops::training_step_flops;
-use modscope::model::{ModelConfig, UpdateWeight};
+use modscope::model::{ModelConfig, UpdateWeight, load_weights};
 use modscope::runtime::backend;
 use modscope::tokenizer::{self, Tokenizer};
 use modscope::training::{TrainConfig, corpus, quantization, report, train};
@@ -71,6 +71,12 @@ enum Command {
         sweep: PathBuf,
         #[arg(long, default_value = "docs")]
         out: PathBuf,
+    },
+    /// Write the held-out passages the page pools (`heldout.json`: the model card's depth–entropy
+    /// correlation windows, as token ids).
+    Passages {
+        #[arg(long, default_value = "www/models")]
+        models: PathBuf,
     },
     /// Write the 8-bit files the page downloads (`<name>.q8.safetensors` beside the shipped f16
     /// ones) and compare them with the f16 models on the whole held-out book.
@@ -189,6 +195,14 @@ fn run(cli: Cli) -> Result<(), String> {
             let tok = load_tokenizer(&cli.tokenizer)?;
             let c = corpus::load(&cli.corpus)?;
             report::write(&tok, &c, &report::Paths { models, logs, sweep, out })
+        }
+        Command::Passages { models } => {
+            let tok = load_tokenizer(&cli.tokenizer)?;
+            let c = corpus::load(&cli.corpus)?;
+            let weights = models.join("mod.safetensors");
+            let bytes = std::fs::read(&weights).map_err(|e| format!("{}: {e}", weights.display()))?;
+            let model = load_weights(&bytes, &backend::cpu()).map_err(|e| format!("{}: {e}", weights.display()))?;
+            std::fs::write(models.join("heldout.json"), report::passages_json(&model, &tok.encode(&c.validation))?).map_err(|e| e.to_string())
         }
         Command::Quantize { models, out } => {
             let tok = load_tokenizer(&cli.tokenizer)?;

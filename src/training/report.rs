@@ -23,6 +23,27 @@ use crate::tokenizer::Tokenizer;
 pub const CHECK_WINDOWS: usize = 8;
 /// Windows the depth–entropy correlation is measured on (it needs a full analysis per window).
 const CORRELATION_WINDOWS: usize = 32;
+
+/// The held-out passages the depth–entropy correlation is measured on: the first
+/// CORRELATION_WINDOWS windows of the held-out book, as the model's input (without the target
+/// token). The page ships them (`heldout.json`) so a reader can pool them and check the number.
+pub fn correlation_passages(heldout: &[u32], context: usize) -> Vec<Vec<u32>> {
+    windows(heldout, context, CORRELATION_WINDOWS).into_iter().map(|w| w[..context].to_vec()).collect()
+}
+
+/// `heldout.json`, what the page pools: the passages, where they come from, and the correlation
+/// the model card reports for them (the shipped f16 MoD model, top-k at its capacity).
+pub fn passages_json(model: &Model, heldout: &[u32]) -> Result<String, String> {
+    let context = model.config().context;
+    let passages = correlation_passages(heldout, context);
+    let r = depth_entropy_correlation(model, &passages, &backend::cpu())?;
+    let json = serde_json::json!({
+        "about": format!("The first {} windows of {context} tokens of the held-out book (Persuasion), as the model card's depth–entropy correlation reads them", passages.len()),
+        "model_card_correlation": r,
+        "passages": passages,
+    });
+    Ok(json.to_string() + "\n")
+}
 /// Interleaved timing runs per model for the native forward-pass time.
 const TIMING_RUNS: usize = 15;
 
@@ -510,7 +531,7 @@ pub fn write(tok: &Tokenizer, corpus: &Corpus, paths: &Paths) -> Result<(), Stri
                     most_processed_tokens: ranked(tok, &layer_tokens[&layer], 30.0).into_iter().take(8).collect(),
                 });
             }
-            correlation = depth_entropy_correlation(model, &heldout[..CORRELATION_WINDOWS], &device)?;
+            correlation = depth_entropy_correlation(model, &correlation_passages(&val_ids, context), &device)?;
         }
         let (log, seconds) = read_log(&paths.logs.join(format!("{name}-log.csv")))?;
         let progress = read_json(&paths.logs.join(format!("{name}-progress.json")))?;
@@ -611,8 +632,7 @@ fn parameter_count(cfg: &ModelConfig) -> usize {
 /// Whether the tokens that get more blocks are the ones whose next token is harder to predict.
 fn depth_entropy_correlation(model: &Model, slice: &[Vec<u32>], device: &burn::tensor::Device) -> Result<Option<f64>, String> {
     let (mut depths, mut entropies) = (Vec::new(), Vec::new());
-    for w in slice {
-        let tokens = &w[..w.len() - 1];
+    for tokens in slice {
         let mode = RoutingMode::TopK { capacity: model.config().capacity };
         let a = pollster::block_on(crate::runtime::session::analyse(model, tokens, mode, device, &crate::runtime::session::monotonic_ms))
             .map_err(err)?;

@@ -79,3 +79,20 @@ fn shipped_int8_files_are_the_f16_files_quantized() {
         assert!((c.f16_loss - c.int8_loss).abs() < 0.01, "{name}: {c:?}");
     }
 }
+
+/// The passages the page pools are the model card's correlation windows, with its number (not stale).
+#[test]
+fn shipped_passages_are_the_correlation_windows() {
+    use super::corpus;
+    use super::report::passages_json;
+
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let tok = tokenizer::Tokenizer::from_json(&std::fs::read_to_string(root.join("www/models/tokenizer.json")).unwrap()).unwrap();
+    let validation = tok.encode(&corpus::read_book(&root.join("data/austen"), corpus::VALIDATION_BOOK).unwrap());
+    let model = crate::model::load_weights(&std::fs::read(root.join("www/models/mod.safetensors")).unwrap(), &backend::cpu()).unwrap();
+    let shipped = std::fs::read_to_string(root.join("www/models/heldout.json")).unwrap();
+    assert!(shipped == passages_json(&model, &validation).unwrap(), "www/models/heldout.json is stale: run `modscope-train passages`");
+    let report: serde_json::Value = serde_json::from_slice(&std::fs::read(root.join("docs/report.json")).unwrap()).unwrap();
+    let shipped: serde_json::Value = serde_json::from_str(&shipped).unwrap();
+    assert_eq!(shipped["model_card_correlation"], report["depth_entropy_correlation"]);
+}

@@ -4,7 +4,8 @@
 
 use leptos::prelude::*;
 
-use super::PageState;
+use super::flops_table::run_when_free;
+use super::{PageState, engine};
 use crate::model::RoutingMode;
 use crate::runtime::session::correlation;
 
@@ -127,6 +128,65 @@ pub fn EntropyByDepth() -> impl IntoView {
                     <super::export::ChartExport name="modscope-depth-entropy" title="Routed depth against next-token entropy"/>
                 }
             })}
+            <PoolPassages/>
         </section>
     }
+}
+
+/// One text is a few hundred tokens: too few to settle a correlation. This pools the held-out
+/// passages the model card measures it on (`models/heldout.json`) at the current settings, so a
+/// reader can check the card's number, and see how it moves with capacity and mode.
+#[component]
+fn PoolPassages() -> impl IntoView {
+    let page = expect_context::<PageState>();
+    let note = RwSignal::new(None::<String>);
+    let running = RwSignal::new(false);
+    let start = move |_| {
+        if running.get_untracked() {
+            return;
+        }
+        running.set(true);
+        leptos::task::spawn_local(async move {
+            let outcome = pool(page, note).await;
+            note.set(Some(outcome.unwrap_or_else(|e| format!("Pooling stopped: {e}"))));
+            running.set(false);
+        });
+    };
+    view! {
+        <div class="pool">
+            <button id="pool-passages" on:click=start disabled=move || running.get()>"Pool the held-out passages"</button>
+            <span id="pooled" class="note" role="status">{move || note.get()}</span>
+        </div>
+    }
+}
+
+async fn pool(page: PageState, note: RwSignal<Option<String>>) -> Result<String, String> {
+    #[derive(serde::Deserialize)]
+    struct Passages {
+        passages: Vec<Vec<u32>>,
+        model_card_correlation: Option<f64>,
+    }
+    let url = format!("{}models/heldout.json", page.options.with_value(|o| o.asset_base.clone()));
+    let json = engine::fetch_bytes(&url).await?;
+    let Passages { passages, model_card_correlation } = serde_json::from_slice(&json).map_err(|e| format!("models/heldout.json: {e}"))?;
+    let settings = page.settings.get_untracked();
+    let kind = page.backend.get_untracked();
+    let (mut depth, mut entropy) = (Vec::new(), Vec::new());
+    for (i, passage) in passages.iter().enumerate() {
+        note.set(Some(format!("Pooling: passage {} of {}…", i + 1, passages.len())));
+        let r = run_when_free(kind, engine::Input::Tokens(passage), settings.capacity, settings.causal).await?;
+        depth.extend(r.routed.trace.routed_depth().iter().map(|&d| d as f64));
+        entropy.extend(r.routed.entropy.iter().map(|&e| e as f64));
+    }
+    let mode = if settings.causal { "causal predictor".to_string() } else { format!("top-k at {:.1}% capacity", settings.capacity * 100.0) };
+    Ok(match correlation(&depth, &entropy) {
+        Some(r) => {
+            let interval = correlation_interval(r, depth.len()).map(|(lo, hi)| format!(", 95% interval {lo:.3} to {hi:.3}")).unwrap_or_default();
+            let card = model_card_correlation
+                .map(|c| format!(" The model card reports r = {c:.3} for the same passages, top-k at the trained capacity, with the f16 weights (the page runs the 8-bit ones)."))
+                .unwrap_or_default();
+            format!("Pooled over {} held-out passages of Persuasion (n = {} tokens, {mode}): r = {r:.3}{interval}.{card}", passages.len(), depth.len())
+        }
+        None => format!("Pooled over {} passages ({mode}): no variation in depth to correlate.", passages.len()),
+    })
 }

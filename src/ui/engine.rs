@@ -80,7 +80,7 @@ pub async fn sleep_ms(ms: i32) {
     let _ = JsFuture::from(promise).await;
 }
 
-async fn fetch_bytes(url: &str) -> Result<Vec<u8>, String> {
+pub async fn fetch_bytes(url: &str) -> Result<Vec<u8>, String> {
     let window = web_sys::window().ok_or("no window")?;
     let request = started_download(url).unwrap_or_else(|| window.fetch_with_str(url));
     let response = JsFuture::from(request).await.map_err(|e| format!("{url}: {e:?}"))?;
@@ -306,12 +306,22 @@ pub async fn memory_bytes() -> f64 {
     total
 }
 
-/// Runs both models over `text` on the `kind` backend: on the CPU in the two workers when they
+/// What a run reads: the reader's text, or token ids (the held-out passages the page pools).
+#[derive(Clone, Copy)]
+pub enum Input<'a> {
+    Text(&'a str),
+    Tokens(&'a [u32]),
+}
+
+/// Runs both models over the input on the `kind` backend: on the CPU in the two workers when they
 /// run, else (WebGPU, or no workers) on this thread, one model after the other.
-pub async fn run(kind: BackendKind, text: &str, capacity: f64, causal: bool) -> Result<Arc<RunResult>, String> {
+pub async fn run(kind: BackendKind, input: Input<'_>, capacity: f64, causal: bool) -> Result<Arc<RunResult>, String> {
     let context = ENGINE.with(|e| e.borrow().as_ref().map(|e| e.context)).ok_or("the models are not loaded yet")?;
     let (win, pieces) = with_tokenizer(|t| {
-        let w = window(t, text, context);
+        let w = match input {
+            Input::Text(text) => window(t, text, context),
+            Input::Tokens(tokens) => Window { tokens: tokens[tokens.len().saturating_sub(context)..].to_vec(), dropped: tokens.len().saturating_sub(context) },
+        };
         let pieces = t.pieces(&w.tokens).iter().map(Piece::label).collect::<Vec<_>>();
         (w, pieces)
     })

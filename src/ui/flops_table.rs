@@ -7,7 +7,6 @@ use leptos::task::spawn_local;
 use std::sync::Arc;
 
 use super::engine::RunResult;
-use super::state::Settings;
 use super::{PageState, engine, state};
 use crate::flops::Term;
 use crate::runtime::backend::BackendKind;
@@ -17,12 +16,12 @@ use crate::runtime::session::Stages;
 const TIMING_RUNS: usize = 15;
 
 /// One run of both models, once no other run holds the device (instances share one).
-async fn run_when_free(kind: BackendKind, settings: &Settings, capacity: f64, causal: bool) -> Result<Arc<RunResult>, String> {
+pub(super) async fn run_when_free(kind: BackendKind, input: engine::Input<'_>, capacity: f64, causal: bool) -> Result<Arc<RunResult>, String> {
     while state::busy() {
         engine::sleep_ms(4).await;
     }
     state::set_busy(true);
-    let outcome = engine::run(kind, &settings.text, capacity, causal).await;
+    let outcome = engine::run(kind, input, capacity, causal).await;
     state::set_busy(false);
     outcome
 }
@@ -64,7 +63,7 @@ fn RepeatedTiming() -> impl IntoView {
             let (mut routed, mut dense, mut flops_ratio) = (Vec::new(), Vec::new(), f64::NAN);
             let (mut routed_stages, mut dense_stages) = (Vec::new(), Vec::new());
             for _ in 0..TIMING_RUNS {
-                match run_when_free(kind, &settings, settings.capacity, settings.causal).await {
+                match run_when_free(kind, engine::Input::Text(&settings.text), settings.capacity, settings.causal).await {
                     Ok(r) => {
                         routed.push(r.routed.stages.total_ms());
                         dense.push(r.dense.stages.total_ms());
@@ -133,7 +132,7 @@ fn CapacitySweep() -> impl IntoView {
                 let capacity = step as f64 / 8.0;
                 let (mut ratios, mut flops) = (Vec::new(), f64::NAN);
                 for _ in 0..SWEEP_RUNS {
-                    match run_when_free(kind, &settings, capacity, false).await {
+                    match run_when_free(kind, engine::Input::Text(&settings.text), capacity, false).await {
                         Ok(r) => {
                             ratios.push(r.routed.stages.total_ms() / r.dense.stages.total_ms().max(1e-9));
                             flops = r.routed.flops.total() as f64 / r.dense.flops.total() as f64;

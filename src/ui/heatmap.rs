@@ -9,7 +9,7 @@ use wasm_bindgen::JsCast;
 
 use super::PageState;
 use super::engine::RunResult;
-use crate::model::{RoutingTrace, capacity_k};
+use crate::model::{RoutingMode, RoutingTrace, capacity_k};
 
 /// Viridis at nine stops (perceptually uniform, readable with the common colour-vision
 /// deficiencies and in greyscale, since its lightness rises monotonically).
@@ -130,6 +130,10 @@ pub fn Heatmap() -> impl IntoView {
     let figure = page.options.with_value(|o| o.figure);
     let show_dense = RwSignal::new(true);
     let show_disagreement = RwSignal::new(false);
+    let reading = RwSignal::new(false);
+    // The cell under the pointer and where to put its popover (viewport x of its centre, y of its
+    // bottom edge).
+    let pointer = RwSignal::new(None::<Pointed>);
     let section = NodeRef::<leptos::html::Section>::new();
     // Lines are cut to the panel's width: measured on every run, and again when a resize changes
     // it noticeably (not on every resize event: each re-cut redraws the grid).
@@ -159,12 +163,18 @@ pub fn Heatmap() -> impl IntoView {
                         on:change=move |ev| show_dense.set(event_target_checked(&ev))/>" show the dense blocks (thin hatched rows)"</label>
                     <label><input type="checkbox" id="show-disagreement" prop:checked=move || show_disagreement.get()
                         on:change=move |ev| show_disagreement.set(event_target_checked(&ev))/>" outline where the causal predictor disagrees with top-k"</label>
+                    <label><input type="checkbox" id="reading-view" prop:checked=move || reading.get()
+                        on:change=move |ev| reading.set(event_target_checked(&ev))/>" reading view: the text itself, a bar per routed layer under each token"</label>
                 </div>
             })}
             {move || page.result.get().map(|r| {
+                if reading.get() {
+                    return view! { <ReadingView result=r dark=is_dark(page)/> }.into_any();
+                }
                 let w = width();
-                view! { <Grid result=r width=w dark=is_dark(page) show_dense=show_dense.get() show_disagreement=show_disagreement.get()/> }
+                view! { <Grid result=r width=w dark=is_dark(page) show_dense=show_dense.get() show_disagreement=show_disagreement.get() pointer=pointer/> }.into_any()
             })}
+            <Popover pointer=pointer/>
             {(!figure).then(|| view! { <Details/><super::export::HeatmapExport/> })}
         </section>
     }
@@ -201,8 +211,32 @@ fn cell_id(token: usize, row: usize) -> String {
     format!("hm-{token}-{row}")
 }
 
+/// A cell under the pointer: token, layer (None: the token's text), and the popover's anchor.
+#[derive(Clone, Copy, PartialEq)]
+struct Pointed {
+    token: usize,
+    layer: Option<usize>,
+    x: f64,
+    y: f64,
+}
+
+/// Points `pointer` at the cell the mouse entered.
+fn point_at(pointer: RwSignal<Option<Pointed>>, ev: &web_sys::MouseEvent, token: usize, layer: Option<usize>) {
+    if let Some(cell) = ev.current_target().and_then(|t| t.dyn_into::<web_sys::Element>().ok()) {
+        let r = cell.get_bounding_client_rect();
+        pointer.set(Some(Pointed { token, layer, x: r.left() + r.width() / 2.0, y: r.bottom() }));
+    }
+}
+
 #[component]
-fn Grid(result: std::sync::Arc<RunResult>, width: f64, dark: bool, show_dense: bool, show_disagreement: bool) -> impl IntoView {
+fn Grid(
+    result: std::sync::Arc<RunResult>,
+    width: f64,
+    dark: bool,
+    show_dense: bool,
+    show_disagreement: bool,
+    pointer: RwSignal<Option<Pointed>>,
+) -> impl IntoView {
     let page = expect_context::<PageState>();
     let trace = result.routed.trace.clone();
     let tokens = trace.tokens;
@@ -253,8 +287,11 @@ fn Grid(result: std::sync::Arc<RunResult>, width: f64, dark: bool, show_dense: b
                             let class = ring(&class, (i, Some(l)));
                             let label = cell_label(&trace, l, i);
                             view! {
-                                <span class=class style=style id=cell_id(i, l + 1) role="gridcell" aria-label=label.clone() title=label
-                                    on:mouseenter=move |_| page.selected.set(Some((i, Some(l))))></span>
+                                <span class=class style=style id=cell_id(i, l + 1) role="gridcell" aria-label=label
+                                    on:mouseenter=move |ev| {
+                                        page.selected.set(Some((i, Some(l))));
+                                        point_at(pointer, &ev, i, Some(l));
+                                    }></span>
                             }
                         })
                         .collect_view();
@@ -263,7 +300,8 @@ fn Grid(result: std::sync::Arc<RunResult>, width: f64, dark: bool, show_dense: b
                         <div class="tok" role="row" aria-rowindex=i + 1 style=format!("width:{}px", column_px(&labels[i]))
                             on:mouseenter=move |_| page.selected.set(Some((i, None)))
                             on:click=move |_| page.selected.set(Some((i, None)))>
-                            <span class=ring("tok-text", (i, None)) role="rowheader" id=cell_id(i, 0) aria-label=name>{labels[i].clone()}</span>
+                            <span class=ring("tok-text", (i, None)) role="rowheader" id=cell_id(i, 0) aria-label=name
+                                on:mouseenter=move |ev| point_at(pointer, &ev, i, None)>{labels[i].clone()}</span>
                             {cells}
                             <span class="depth" aria-hidden="true">{depth[i]}</span>
                         </div>
@@ -321,9 +359,48 @@ fn Grid(result: std::sync::Arc<RunResult>, width: f64, dark: bool, show_dense: b
     view! {
         <div class="grid" class:stale=stale data-run=move || page.runs.get() role="grid" tabindex="0"
             aria-label="Routing heatmap" aria-description=description aria-rowcount=tokens
-            aria-activedescendant=active_id on:keydown=on_key>
+            aria-activedescendant=active_id on:keydown=on_key
+            on:mouseleave=move |_| pointer.set(None) on:scroll=move |_| pointer.set(None)>
             {line_views}
         </div>
+    }
+}
+
+/// The "highlighter" view for long passages: the text as it reads (spaces and line breaks kept),
+/// with one thin bar per routed layer under each token, coloured by its update weight where
+/// that layer processed it.
+#[component]
+fn ReadingView(result: std::sync::Arc<RunResult>, dark: bool) -> impl IntoView {
+    let trace = &result.routed.trace;
+    let routed: Vec<&crate::model::LayerTrace> = trace.layers.iter().filter(|l| l.routed).collect();
+    let tokens = result
+        .pieces
+        .iter()
+        .enumerate()
+        .map(|(i, piece)| {
+            let bars = routed
+                .iter()
+                .map(|l| match l.processed[i] {
+                    true => view! { <i class="bar on" style=format!("background:{}", weight_colour(l.router_weight[i], dark))></i> }.into_any(),
+                    false => view! { <i class="bar"></i> }.into_any(),
+                })
+                .collect_view();
+            // A line break inside a token breaks the line here too.
+            let text = piece.replace('\n', "");
+            let breaks = piece.matches('\n').count();
+            view! {
+                <span class="rt" aria-label=token_label(trace, i, piece)>
+                    <span class="rt-text" aria-hidden="true">{if text.is_empty() { "\u{a0}".to_string() } else { text }}</span>
+                    <span class="rt-bars" aria-hidden="true">{bars}</span>
+                </span>
+                {(0..breaks).map(|_| view! { <br/> }).collect_view()}
+            }
+        })
+        .collect_view();
+    let layers: Vec<String> = routed.iter().map(|l| format!("L{}", l.layer)).collect();
+    view! {
+        <p class="note">{format!("Bars under each token, top to bottom: routed layers {}; a coloured bar means that layer processed the token.", layers.join(", "))}</p>
+        <div class="reading" role="group" aria-label="Reading view of the routing">{tokens}</div>
     }
 }
 
@@ -344,6 +421,55 @@ fn scroll_to(cell: &web_sys::Element) {
     options.set_block(web_sys::ScrollLogicalPosition::Nearest);
     options.set_inline(web_sys::ScrollLogicalPosition::Nearest);
     cell.scroll_into_view_with_scroll_into_view_options(&options);
+}
+
+/// What the cell under the pointer means, next to it: for a layer's cell its decision, weight,
+/// rank, threshold and the predictor's view; for a token's text which routed layers took it.
+/// (The details table below the grid says the same for the keyboard and screen readers.)
+#[component]
+fn Popover(pointer: RwSignal<Option<Pointed>>) -> impl IntoView {
+    let page = expect_context::<PageState>();
+    move || {
+        let Pointed { token, layer, x, y } = pointer.get()?;
+        let r = page.result.get()?;
+        let trace = &r.routed.trace;
+        let piece = visible(r.pieces.get(token)?);
+        let heading = format!("“{piece}” · token {} of {}", token + 1, trace.tokens);
+        let lines: Vec<String> = match layer.map(|l| &trace.layers[l]) {
+            Some(l) if !l.routed => vec![format!("Layer {}: dense block, processes every token", l.layer)],
+            Some(l) => {
+                let k = capacity_k(trace.capacity, trace.tokens);
+                let decision = if l.processed[token] { "processed" } else { "skipped" };
+                let mut lines = vec![
+                    format!("Layer {}: {decision}", l.layer),
+                    format!("router weight σ(r) {:.3}, rank {} of {} (top-k takes {k})", l.router_weight[token], l.rank[token] + 1, trace.tokens),
+                ];
+                if let Some(t) = l.topk_threshold.filter(|_| matches!(trace.mode, RoutingMode::TopK { .. })) {
+                    lines.push(format!("this layer's threshold {t:.3}"));
+                }
+                let agrees = if disagrees(trace, l.layer, token) { "disagrees with top-k" } else { "agrees with top-k" };
+                lines.push(format!("causal predictor p = {:.2}: {agrees}", l.predictor_prob[token]));
+                lines
+            }
+            None => {
+                let taken: Vec<String> = trace.layers.iter().filter(|l| l.routed && l.processed[token]).map(|l| format!("L{}", l.layer)).collect();
+                let routed = trace.layers.iter().filter(|l| l.routed).count();
+                vec![
+                    if taken.is_empty() { format!("skipped by all {routed} routed blocks") } else { format!("processed by {} ({} of {routed} routed blocks)", taken.join(", "), taken.len()) },
+                    format!("next-token entropy {:.2} nats", r.routed.entropy.get(token).copied().unwrap_or(0.0)),
+                ]
+            }
+        };
+        // Centred under the cell, kept inside the window (the popover is at most 300 px wide).
+        let inner = web_sys::window().and_then(|w| w.inner_width().ok()).and_then(|w| w.as_f64()).unwrap_or(1000.0);
+        let left = (x - 150.0).clamp(4.0, (inner - 304.0).max(4.0));
+        Some(view! {
+            <div class="popover" role="tooltip" style=format!("left:{left:.0}px;top:{:.0}px", y + 6.0)>
+                <strong>{heading}</strong>
+                {lines.into_iter().map(|line| view! { <span>{line}</span> }).collect_view()}
+            </div>
+        })
+    }
 }
 
 #[component]

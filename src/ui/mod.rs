@@ -160,7 +160,7 @@ pub fn schedule_run(page: PageState, delay_ms: i32) {
         let kind = page.backend.get_untracked();
         state::set_busy(true);
         page.status.set(Status::Running);
-        let outcome = engine::run(kind, &settings.text, settings.capacity, settings.causal).await;
+        let outcome = engine::run(kind, engine::Input::Text(&settings.text), settings.capacity, settings.causal).await;
         state::set_busy(false);
         match outcome {
             Ok(result) if is_current() => {

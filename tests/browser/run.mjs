@@ -90,6 +90,18 @@ let cpuRouting = null;
     assert.ok(flops[7] > 1, 'at 100% MoD costs more than dense (router and predictor)');
   });
 
+  await check("cpu: pooling the held-out passages reproduces the model card's depth–entropy correlation", async () => {
+    await page.click('#pool-passages');
+    await page.waitForFunction(() => /^Pooled over 32 /.test(document.querySelector('#pooled')?.textContent ?? ''), null, { timeout: 180000 });
+    const text = await page.textContent('#pooled');
+    assert.match(text, /n = 8192 tokens, top-k at 12\.5% capacity/);
+    const pooled = Number(text.match(/\): r = (-?[\d.]+)/)[1]);
+    const card = JSON.parse(fs.readFileSync(path.join(ROOT, 'docs/report.json'), 'utf8')).depth_entropy_correlation;
+    assert.match(text, new RegExp(`model card reports r = ${card.toFixed(3)}`));
+    // The page runs the 8-bit weights: the same passages, nearly the same decisions.
+    assert.ok(Math.abs(pooled - card) < 0.01, `pooled r ${pooled} vs the model card's ${card}`);
+  });
+
   await check('cpu: generation streams tokens and stops', async () => {
     await page.click('#generate');
     await page.waitForFunction(() => document.querySelectorAll('#gen-grid .tok').length >= 4, null, { timeout: 60000 });
@@ -130,6 +142,33 @@ let cpuRouting = null;
     assert.match(await page.textContent('#window-note'), /sees the last 256/);
     assert.equal((await routing(page)).length, 256);
     await typeText(page, SAMPLE);
+  });
+
+  await check('cpu: a popover at the pointer explains the cell under it, inside the window', async () => {
+    await page.hover('#heatmap .grid .cell.on');
+    await page.waitForSelector('.popover');
+    const text = await page.textContent('.popover');
+    assert.match(text, /token \d+ of \d+.*Layer \d: processed.*router weight σ\(r\) [\d.]+, rank \d+ of \d+.*causal predictor p = /s);
+    const box = await page.$eval('.popover', (p) => { const r = p.getBoundingClientRect(); return { left: r.left, right: r.right, width: innerWidth }; });
+    assert.ok(box.left >= 0 && box.right <= box.width, `popover at ${box.left}–${box.right} in a ${box.width}px window`);
+    await page.hover('#heatmap .grid .tok-text');
+    assert.match(await page.textContent('.popover'), /(processed by L\d|skipped by all 4 routed blocks).*next-token entropy/s);
+    await page.screenshot({ path: path.join(ARTIFACTS, 'cpu-popover.png') });
+    await page.mouse.move(5, 5);
+    await page.waitForSelector('.popover', { state: 'detached' });
+  });
+
+  await check('cpu: the reading view shows the text as written, a bar per routed layer under each token', async () => {
+    const tokens = (await routing(page)).length;
+    await page.check('#reading-view');
+    await page.waitForSelector('.reading .rt');
+    assert.equal(await page.locator('.reading .rt').count(), tokens);
+    assert.equal(await page.$$eval('.reading .rt-text', (t) => t.map((x) => x.textContent).join('')), SAMPLE);
+    assert.equal(await page.locator('.reading .rt-bars .bar').count(), 4 * tokens);
+    assert.equal(await page.locator('.reading .bar.on').count(), 4 * Math.ceil(0.125 * tokens), 'top-k: k processed per routed layer');
+    await page.screenshot({ path: path.join(ARTIFACTS, 'cpu-reading-view.png') });
+    await page.uncheck('#reading-view');
+    await page.waitForSelector('#heatmap .grid');
   });
 
   await check('cpu: the heatmap is one Tab stop, and arrow keys walk tokens and layers', async () => {
