@@ -35,7 +35,7 @@ build() { # <cargo features> <output name>
 build webgpu modscope
 build web modscope_cpu
 
-cp www/modscope-element.js www/modscope-loader.js pkg/
+cp www/modscope-element.js www/modscope-loader.js www/shell.svg pkg/
 cp www/style.css pkg/modscope.css
 cp www/page.html pkg/index.html
 # What the page fetches: the 8-bit weights (the f16 originals stay in www/models for the CLI), the

@@ -62,3 +62,17 @@ fn good_input_still_works() {
     assert!(ok, "{stderr}");
     assert!(stdout.contains("predictor agrees"), "{stdout}");
 }
+
+/// The loading screen's picture (`www/shell.svg`) is what the page will show first: the default
+/// text through the 8-bit MoD model the page downloads, drawn by the page's own figure code.
+#[test]
+fn the_loading_picture_is_the_default_example() {
+    let out = std::env::temp_dir().join(format!("modscope-shell-{}.svg", std::process::id()));
+    let text = modscope::runtime::options::EXAMPLE_TEXT;
+    let (ok, _, stderr) = modscope(&["route", "--weights", "www/models/mod.q8.safetensors", "--text", text, "--svg", out.to_str().unwrap()]);
+    assert!(ok, "{stderr}");
+    let drawn = std::fs::read_to_string(&out).unwrap();
+    let _ = std::fs::remove_file(&out);
+    let shipped = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/www/shell.svg")).unwrap();
+    assert!(drawn == shipped, "www/shell.svg is stale: rerun the command in README.md (The repository)");
+}

@@ -1,6 +1,6 @@
 //! `modscope`: the model from the command line. Every FLOPs figure comes with the config it used.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
@@ -8,10 +8,11 @@ use clap::{Parser, Subcommand, ValueEnum};
 use modscope::flops::{FlopsBreakdown, Routing, Term, forward_flops};
 use modscope::model::{Model, ModelConfig, RoutingMode, load_weights};
 use modscope::runtime::backend;
+use modscope::runtime::figure::heatmap_svg;
 use modscope::runtime::generate::Generator;
 use modscope::runtime::sample::Rng;
 use modscope::runtime::session::{analyse, monotonic_ms, window};
-use modscope::tokenizer::Tokenizer;
+use modscope::tokenizer::{Piece, Tokenizer};
 
 #[derive(Parser)]
 #[command(name = "modscope", version, about = "Watch a Mixture-of-Depths transformer route its tokens")]
@@ -50,6 +51,9 @@ enum Command {
         /// Draw a coloured heatmap instead of a table.
         #[arg(long)]
         heatmap: bool,
+        /// Also write the heatmap as an SVG figure (the page's "Download SVG") to this file.
+        #[arg(long)]
+        svg: Option<PathBuf>,
     },
     /// Continue a text with the MoD model (KV cache, causal routing).
     Generate {
@@ -208,7 +212,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
     validate(&cli.command)?;
     match cli.command {
         Command::Flops { config, tokens, capacity } => flops(config, tokens, capacity, cli.json),
-        Command::Route { input, assets, mode, capacity, heatmap } => route(&input, &assets, mode, capacity, heatmap, cli.json),
+        Command::Route { input, assets, mode, capacity, heatmap, svg } => route(&input, &assets, mode, capacity, heatmap, svg.as_deref(), cli.json),
         Command::Generate { input, assets, max_tokens, temperature, top_k, seed } => {
             generate(&input, &assets, max_tokens, temperature, top_k, seed, cli.json)
         }
@@ -257,7 +261,7 @@ fn print_flops_table(m: &FlopsBreakdown, d: &FlopsBreakdown) {
     );
 }
 
-fn route(input: &Input, assets: &Assets, mode: Mode, capacity: Option<f64>, heatmap: bool, json: bool) -> Result<(), Failure> {
+fn route(input: &Input, assets: &Assets, mode: Mode, capacity: Option<f64>, heatmap: bool, svg: Option<&Path>, json: bool) -> Result<(), Failure> {
     let text = input.text()?;
     let tokenizer = load_tokenizer(&assets.tokenizer)?;
     let model = load_model(&assets.weights)?;
@@ -274,6 +278,10 @@ fn route(input: &Input, assets: &Assets, mode: Mode, capacity: Option<f64>, heat
     let a = pollster::block_on(analyse(&model, &win.tokens, mode, &device, &monotonic_ms)).map_err(|e| e.to_string())?;
     let dense = forward_flops(&cfg.dense_twin(), win.tokens.len(), &Routing::TopK { capacity: 1.0 });
     let pieces: Vec<String> = win.tokens.iter().map(|&t| tokenizer.token_text(t)).collect();
+    if let Some(path) = svg {
+        let labels: Vec<String> = tokenizer.pieces(&win.tokens).iter().map(Piece::label).collect();
+        std::fs::write(path, heatmap_svg(&a.trace, &labels)).map_err(|e| format!("{}: {e}", path.display()))?;
+    }
     if json {
         return print_json(&serde_json::json!({ "config": cfg, "tokens": pieces, "dropped_tokens": win.dropped,
             "trace": a.trace, "entropy": a.entropy, "flops": a.flops, "dense_flops": dense,

@@ -1,6 +1,7 @@
 //! Running the model: devices and the host-side helpers shared by the CLI and the browser.
 
 pub mod backend;
+pub mod figure;
 pub mod generate;
 pub mod options;
 pub mod sample;

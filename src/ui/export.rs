@@ -6,97 +6,8 @@ use wasm_bindgen::{JsCast, JsValue};
 
 use super::PageState;
 use super::engine::RunResult;
-use super::heatmap::{column_px, lines, visible, weight_colour};
-use crate::model::{RoutingMode, capacity_k};
-
-const CELL: f64 = 10.0;
-/// The exported figure's width: fits a slide or a printed column.
-const FIGURE_WIDTH: f64 = 1000.0;
-
-fn xml_escape(s: &str) -> String {
-    s.chars()
-        .map(|c| match c {
-            '&' => "&amp;".into(),
-            '<' => "&lt;".into(),
-            '>' => "&gt;".into(),
-            '"' => "&quot;".into(),
-            '\'' => "&apos;".into(),
-            c if (c as u32) < 0x20 => format!("&#x{:X};", c as u32 + 0x2400),
-            c => c.to_string(),
-        })
-        .collect()
-}
-
-/// The settings a figure or file was made with, in words.
-pub fn settings_caption(r: &RunResult) -> String {
-    let trace = &r.routed.trace;
-    let k = capacity_k(trace.capacity, trace.tokens);
-    let mode = match trace.mode {
-        RoutingMode::TopK { .. } => format!("top-k routing at {:.1}% capacity (k = {k} of {} tokens)", trace.capacity * 100.0, trace.tokens),
-        RoutingMode::Causal => format!("causal predictor routing ({} tokens)", trace.tokens),
-    };
-    let routed: Vec<String> = trace.layers.iter().filter(|l| l.routed).map(|l| l.layer.to_string()).collect();
-    format!("modscope MoD model ({} blocks, routed blocks {}), {mode}", trace.layers.len(), routed.join(", "))
-}
-
-/// The heatmap as a standalone, light-themed SVG for slides and papers: a caption of the
-/// settings, the key with its colour bar, then lines of tokens each labelled with its layers.
-pub fn heatmap_svg(r: &RunResult) -> String {
-    let trace = &r.routed.trace;
-    let labels: Vec<String> = r.pieces.iter().map(|p| visible(p)).collect();
-    let depth = trace.routed_depth();
-    let lines = lines(&labels, FIGURE_WIDTH);
-    let rows = trace.layers.len();
-    let band = 16.0 + rows as f64 * (CELL + 2.0) + 22.0;
-    let top = 64.0;
-    let h = top + lines.len() as f64 * band + 10.0;
-    let mut out = format!(
-        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{FIGURE_WIDTH}" height="{h}" viewBox="0 0 {FIGURE_WIDTH} {h}" font-family="monospace" font-size="10">"#
-    );
-    out.push_str(r##"<defs><pattern id="hatch" width="4" height="4" patternUnits="userSpaceOnUse"><rect width="2" height="4" fill="#767676"/></pattern></defs><rect width="100%" height="100%" fill="white"/>"##);
-    out.push_str(&format!(
-        r#"<text x="10" y="16" font-size="12" font-family="sans-serif">{}</text>"#,
-        xml_escape(&settings_caption(r))
-    ));
-    // The key: processed (filled), skipped (outlined), dense (hatched rule), and the colour bar.
-    out.push_str(&format!(
-        r##"<g font-family="sans-serif" font-size="10"><rect x="10" y="28" width="10" height="10" fill="{}"/><text x="24" y="37">processed</text><rect x="90.5" y="28.5" width="9" height="9" fill="none" stroke="#767676"/><text x="104" y="37">skipped</text><rect x="160" y="32" width="14" height="3" fill="url(#hatch)"/><text x="178" y="37">dense block (every token)</text><text x="330" y="37">update weight 0</text>"##,
-        weight_colour(0.9, false)
-    ));
-    for i in 0..40 {
-        out.push_str(&format!(r#"<rect x="{}" y="28" width="3" height="10" fill="{}"/>"#, 410 + i * 3, weight_colour(i as f32 / 39.0, false)));
-    }
-    for l in trace.layers.iter() {
-        if let Some(t) = l.topk_threshold.filter(|_| matches!(trace.mode, RoutingMode::TopK { .. })) {
-            out.push_str(&format!(r#"<rect x="{:.1}" y="25" width="1.5" height="16" fill="black"><title>layer {} threshold {t:.3}</title></rect>"#, 410.0 + t.clamp(0.0, 1.0) as f64 * 120.0, l.layer));
-        }
-    }
-    out.push_str(r#"<text x="534" y="37">1 (ticks: top-k thresholds; the number under a column: routed blocks that took it)</text></g>"#);
-    for (line, range) in lines.iter().enumerate() {
-        let y0 = top + line as f64 * band;
-        for (l, layer) in trace.layers.iter().enumerate() {
-            let label = if layer.routed { format!("L{l} · k {}", layer.processed_count()) } else { format!("L{l} dense") };
-            out.push_str(&format!(r##"<text x="10" y="{:.1}" font-size="8" fill="#555">{label}</text>"##, y0 + 16.0 + l as f64 * (CELL + 2.0) + 8.0));
-        }
-        let mut x = 78.0;
-        for i in range.clone() {
-            let w = column_px(&labels[i]);
-            out.push_str(&format!(r#"<text x="{:.1}" y="{:.1}" text-anchor="middle">{}</text>"#, x + w / 2.0, y0 + 11.0, xml_escape(&labels[i])));
-            for (l, layer) in trace.layers.iter().enumerate() {
-                let y = y0 + 16.0 + l as f64 * (CELL + 2.0);
-                out.push_str(&match (layer.routed, layer.processed[i]) {
-                    (false, _) => format!(r#"<rect x="{x:.1}" y="{:.1}" width="{w:.1}" height="3" fill="url(#hatch)"/>"#, y + 3.5),
-                    (true, true) => format!(r#"<rect x="{x:.1}" y="{y:.1}" width="{w:.1}" height="{CELL}" fill="{}"/>"#, weight_colour(layer.router_weight[i], false)),
-                    (true, false) => format!(r##"<rect x="{:.1}" y="{:.1}" width="{:.1}" height="{}" fill="none" stroke="#767676"/>"##, x + 0.5, y + 0.5, w - 1.0, CELL - 1.0),
-                });
-            }
-            out.push_str(&format!(r##"<text x="{:.1}" y="{:.1}" text-anchor="middle" font-size="8" fill="#555">{}</text>"##, x + w / 2.0, y0 + 16.0 + rows as f64 * (CELL + 2.0) + 8.0, depth[i]));
-            x += w + 2.0;
-        }
-    }
-    out.push_str("</svg>");
-    out
-}
+use crate::model::RoutingMode;
+use crate::runtime::figure::{FIGURE_WIDTH, heatmap_svg, settings_caption, xml_escape};
 
 fn csv_field(s: &str) -> String {
     if s.contains([',', '"', '\n', '\r']) { format!("\"{}\"", s.replace('"', "\"\"")) } else { s.to_string() }
@@ -140,7 +51,7 @@ pub fn flops_csv(r: &RunResult, text: &str) -> String {
 pub fn trace_json(r: &RunResult, text: &str) -> String {
     serde_json::json!({
         "text": text,
-        "caption": settings_caption(r),
+        "caption": settings_caption(&r.routed.trace),
         "backend": r.backend.label(),
         "tokens": r.window.tokens,
         "dropped_from_start": r.window.dropped,
@@ -206,12 +117,12 @@ pub fn HeatmapExport() -> impl IntoView {
     let page = expect_context::<PageState>();
     let svg = move |_| {
         if let Some(r) = page.result.get_untracked() {
-            report(page, download("modscope-heatmap.svg", "image/svg+xml", &heatmap_svg(&r)));
+            report(page, download("modscope-heatmap.svg", "image/svg+xml", &heatmap_svg(&r.routed.trace, &r.pieces)));
         }
     };
     let png = move |_| {
         if let Some(r) = page.result.get_untracked() {
-            report(page, download_png(heatmap_svg(&r), "modscope-heatmap.png"));
+            report(page, download_png(heatmap_svg(&r.routed.trace, &r.pieces), "modscope-heatmap.png"));
         }
     };
     let json = move |_| {
@@ -284,7 +195,7 @@ pub fn ChartExport(name: &'static str, title: &'static str) -> impl IntoView {
     let save = move |ev: leptos::ev::MouseEvent, png: bool| {
         let panel = ev.target().and_then(|t| t.dyn_into::<web_sys::Element>().ok()).and_then(|b| b.closest(".panel").ok().flatten());
         let (Some(panel), Some(r)) = (panel, page.result.get_untracked()) else { return };
-        let outcome = charts_svg(&panel, title, &settings_caption(&r)).and_then(|svg| {
+        let outcome = charts_svg(&panel, title, &settings_caption(&r.routed.trace)).and_then(|svg| {
             if png { download_png(svg, name) } else { download(&format!("{name}.svg"), "image/svg+xml", &svg) }
         });
         report(page, outcome);

@@ -6,7 +6,7 @@ use leptos::task::spawn_local;
 
 use super::PageState;
 use super::engine::{self, now_ms, sleep_ms};
-use super::heatmap::{visible, weight_colour};
+use crate::runtime::figure::{visible, weight_colour};
 use crate::runtime::generate::Generator;
 use crate::runtime::sample::Rng;
 use crate::runtime::session::window;
