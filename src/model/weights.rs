@@ -1,12 +1,12 @@
 //! Weights on disk: safetensors (readable from PyTorch, numpy, candle), f16 on disk (or, for the
-//! page's downloads, 8-bit matrices with per-channel scales: [`quantize_int8`]), f32 in memory,
-//! with the config, a format version and a SHA-256 of the tensor bytes in the file's metadata.
+//! page's downloads, 8-bit matrices with a scale per block of 32: [`quantize_int8`]), f32 in
+//! memory, with the config, a format version and a SHA-256 of the tensor bytes in the metadata.
 //!
 //! A file is verified before any of it reaches burn: the header must list exactly the tensors
 //! the config's model has (and a scale for each 8-bit one), each with its shape, as F16, F32 or
-//! I8, laid out end to end; the tensor
-//! bytes must hash to the recorded digest; every value must be finite. Anything else is a
-//! [`ModelError::Weights`] that says what is wrong, never a panic and never a silently wrong model.
+//! I8, laid out end to end; the tensor bytes must hash to the recorded digest; every value must be
+//! finite. Anything else is a [`ModelError::Weights`] that says what is wrong, never a panic and
+//! never a silently wrong model.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -203,27 +203,36 @@ fn verify_tensors(header: Header, data: &[u8], metadata: &HashMap<String, String
         Some(_) => return Err(weights_error("the tensor bytes do not match the file's SHA-256: the file is damaged")),
         None => return Err(weights_error("no content hash in the metadata")),
     }
-    let values = |name: &str| {
-        let entry = &entries[name];
-        decode(&data[entry.data_offsets[0]..entry.data_offsets[1]], &entry.dtype)
-    };
-    let mut tensors = Vec::with_capacity(expected.len());
+    // One f32 safetensors buffer for burn's loader, written in place (the shapes fix every offset,
+    // so the header comes first): each tensor widened, and scaled if 8-bit, straight into it.
+    let mut header = Header::new();
+    let mut size = 0;
     for (name, shape) in expected {
-        let mut tensor = values(name);
-        if entries[name].dtype == "I8" {
-            let scale_entry = scale_name(name);
-            let scale = values(&scale_entry);
-            let blocks = Blocks::new(shape[0], shape[1], [entries[&scale_entry].shape[0], entries[&scale_entry].shape[1]]);
-            for (i, v) in tensor.iter_mut().enumerate() {
-                *v *= scale[blocks.of(i)];
-            }
-        }
-        if let Some(i) = tensor.iter().position(|v| !v.is_finite()) {
-            return Err(weights_error(format!("tensor {name} holds a NaN or infinite value at element {i}")));
-        }
-        tensors.push((name.as_str(), shape.as_slice(), tensor));
+        let end = size + 4 * shape.iter().product::<usize>();
+        header.insert(name.clone(), serde_json::json!({ "dtype": "F32", "shape": shape, "data_offsets": [size, end] }));
+        size = end;
     }
-    f32_safetensors(&tensors)
+    let mut json = serde_json::to_vec(&header).map_err(weights_error)?;
+    json.resize(json.len().next_multiple_of(8), b' ');
+    let mut out = Vec::with_capacity(8 + json.len() + size);
+    out.extend_from_slice(&(json.len() as u64).to_le_bytes());
+    out.extend_from_slice(&json);
+    let stored = |entry: &Entry| decode(&data[entry.data_offsets[0]..entry.data_offsets[1]], &entry.dtype);
+    for (name, shape) in expected {
+        let entry = &entries[name];
+        let scale = (entry.dtype == "I8").then(|| {
+            let scale = &entries[&scale_name(name)];
+            (stored(scale), Blocks::new(shape[0], shape[1], [scale.shape[0], scale.shape[1]]))
+        });
+        for (i, v) in stored(entry).into_iter().enumerate() {
+            let v = scale.as_ref().map_or(v, |(s, blocks)| v * s[blocks.of(i)]);
+            if !v.is_finite() {
+                return Err(weights_error(format!("tensor {name} holds a NaN or infinite value at element {i}")));
+            }
+            out.extend_from_slice(&v.to_le_bytes());
+        }
+    }
+    Ok(out)
 }
 
 /// Rows of 8-bit values per scale block, and columns: element `i` of a `rows × columns` matrix
@@ -251,20 +260,6 @@ fn decode(bytes: &[u8], dtype: &str) -> Vec<f32> {
         "F32" => bytes.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect(),
         _ => bytes.iter().map(|&b| f32::from(b as i8)).collect(),
     }
-}
-
-/// A plain safetensors file of f32 tensors (what burn's store reads).
-fn f32_safetensors(tensors: &[(&str, &[usize], Vec<f32>)]) -> Result<Vec<u8>, ModelError> {
-    let mut header = Header::new();
-    let mut data = Vec::with_capacity(tensors.iter().map(|t| 4 * t.2.len()).sum());
-    for (name, shape, values) in tensors {
-        let start = data.len();
-        data.extend(values.iter().flat_map(|v| v.to_le_bytes()));
-        header.insert(name.to_string(), serde_json::json!({ "dtype": "F32", "shape": shape, "data_offsets": [start, data.len()] }));
-    }
-    let mut json = serde_json::to_vec(&header).map_err(weights_error)?;
-    json.resize(json.len().next_multiple_of(8), b' ');
-    Ok([&(json.len() as u64).to_le_bytes()[..], &json, &data].concat())
 }
 
 /// Stores a weights file's matrices as 8-bit integers with one f16 scale per 32 weights along
