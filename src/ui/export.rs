@@ -144,7 +144,8 @@ pub fn HeatmapExport() -> impl IntoView {
 const CHART_STYLE: [&str; 8] = ["fill", "fill-opacity", "stroke", "stroke-width", "stroke-dasharray", "opacity", "font-size", "font-family"];
 
 /// The charts (each `svg` with its `figcaption`) in `panel`, side by side in one standalone SVG
-/// under a title and a caption of the settings, their page styles inlined.
+/// under a title and a caption of the settings, their page styles inlined, the panel's notes under
+/// them.
 fn charts_svg(panel: &web_sys::Element, title: &str, caption: &str) -> Result<String, JsValue> {
     let window = web_sys::window().ok_or("no window")?;
     let svgs = panel.query_selector_all("svg")?;
@@ -180,7 +181,17 @@ fn charts_svg(panel: &web_sys::Element, title: &str, caption: &str) -> Result<St
         row_height = row_height.max(used);
         x += w + gap;
     }
-    let height = y + row_height + 10.0;
+    // The panel's notes (axes, n, r and its interval, the key) as lines under the charts.
+    let mut y = y + row_height + 8.0;
+    let notes = panel.query_selector_all("p.note")?;
+    for i in 0..notes.length() {
+        let text = notes.item(i).and_then(|n| n.text_content()).unwrap_or_default();
+        for line in wrap(&text, 150) {
+            y += 14.0;
+            body.push_str(&format!(r#"<text x="10" y="{y:.0}" font-size="11">{}</text>"#, xml_escape(&line)));
+        }
+    }
+    let height = y + 10.0;
     Ok(format!(
         r#"<svg xmlns="http://www.w3.org/2000/svg" width="{FIGURE_WIDTH}" height="{height:.0}" viewBox="0 0 {FIGURE_WIDTH} {height:.0}" font-family="sans-serif" font-size="10"><rect width="100%" height="100%" fill="white"/><text x="10" y="18" font-size="14">{}</text><text x="10" y="36" font-size="11">{}</text>{body}</svg>"#,
         xml_escape(title),
@@ -188,12 +199,27 @@ fn charts_svg(panel: &web_sys::Element, title: &str, caption: &str) -> Result<St
     ))
 }
 
-/// SVG and PNG downloads of the charts in the panel the buttons sit in.
+/// `text` cut at spaces into lines of at most `width` characters (SVG text does not wrap).
+fn wrap(text: &str, width: usize) -> Vec<String> {
+    let mut lines: Vec<String> = Vec::new();
+    for word in text.split_whitespace() {
+        match lines.last_mut() {
+            Some(line) if line.chars().count() + 1 + word.chars().count() <= width => {
+                line.push(' ');
+                line.push_str(word);
+            }
+            _ => lines.push(word.to_string()),
+        }
+    }
+    lines
+}
+
+/// SVG and PNG downloads of the charts beside the buttons (their `.sweep` block, else their panel).
 #[component]
 pub fn ChartExport(name: &'static str, title: &'static str) -> impl IntoView {
     let page = expect_context::<PageState>();
     let save = move |ev: leptos::ev::MouseEvent, png: bool| {
-        let panel = ev.target().and_then(|t| t.dyn_into::<web_sys::Element>().ok()).and_then(|b| b.closest(".panel").ok().flatten());
+        let panel = ev.target().and_then(|t| t.dyn_into::<web_sys::Element>().ok()).and_then(|b| b.closest(".sweep, .panel").ok().flatten());
         let (Some(panel), Some(r)) = (panel, page.result.get_untracked()) else { return };
         let outcome = charts_svg(&panel, title, &settings_caption(&r.routed.trace)).and_then(|svg| {
             if png { download_png(svg, name) } else { download(&format!("{name}.svg"), "image/svg+xml", &svg) }

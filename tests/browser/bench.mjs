@@ -116,6 +116,19 @@ for (const webgpu of process.argv.includes('--cpu') ? [false] : [false, true]) {
       r[`at_${n}`].mod_over_ort = r[`at_${n}`].mod_forward_median_ms / ort.median_ms;
     }
     r[`at_${n}`].mod_over_dense = r[`at_${n}`].mod_forward_median_ms / r[`at_${n}`].dense_forward_median_ms;
+    // Where a run's time goes: the page's "Time it" (15 runs) reports the median of each stage.
+    const previous = (await page.textContent('#timing')) ?? '';
+    await page.click('#time-it');
+    await page.waitForFunction((old) => {
+      const now = document.querySelector('#timing')?.textContent ?? '';
+      return now !== old && /Medians per stage/.test(now);
+    }, previous, { timeout: 300000 });
+    const timing = await page.textContent('#timing');
+    const stages = (model) => {
+      const m = timing.match(new RegExp(`${model}: forward ([\\d.]+) ms, read-back ([\\d.]+) ms, analysis ([\\d.]+) ms`));
+      return m && { forward_ms: +m[1], readback_ms: +m[2], analysis_ms: +m[3] };
+    };
+    r[`at_${n}`].stages = { mod: stages('MoD'), dense: stages('dense') };
     console.error(`${name} at ${n}: ${JSON.stringify(r[`at_${n}`])}`);
   }
   const memory = {};
