@@ -54,7 +54,9 @@ export async function loadModscope(onProgress = () => {}) {
     if (!globalThis.modscopeDownloads.has(url)) globalThis.modscopeDownloads.set(url, counted(url, progress));
   }
   const build = (await hasWebGpuAdapter()) ? 'modscope' : 'modscope_cpu';
+  // The wasm downloads while its JavaScript glue is imported.
+  const wasm = counted(new URL(`${build}_bg.wasm`, base).href, progress);
   const bindings = await import(new URL(`${build}.js`, base).href);
-  await bindings.default({ module_or_path: counted(new URL(`${build}_bg.wasm`, base).href, progress) });
+  await bindings.default({ module_or_path: wasm });
   return bindings;
 }

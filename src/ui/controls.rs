@@ -61,10 +61,17 @@ pub fn StatusLine() -> impl IntoView {
                 Status::Loading(s) => view! { <span class="spinner" aria-hidden="true"></span>{s} }.into_any(),
                 Status::Running => view! { <span>"Running…"</span> }.into_any(),
                 Status::Ready => view! { <span>"Up to date."</span> }.into_any(),
-                Status::Failed(e) => view! {
-                    <span class="error" id="failure">{e}</span>
-                    <button id="retry" on:click=move |_| super::retry(page)>"Retry"</button>
-                }.into_any(),
+                Status::Failed(e) => {
+                    // The first clause says what failed; the cause (file, HTTP status, check) is
+                    // one click away.
+                    let (headline, cause) = e.split_once(": ").map_or((e.clone(), None), |(h, c)| (h.to_string(), Some(c.to_string())));
+                    view! {
+                        <span class="error" id="failure">{headline}"."
+                            {cause.map(|c| view! { <details class="cause"><summary>"Why"</summary><code>{c}</code></details> })}
+                        </span>
+                        <button id="retry" on:click=move |_| super::retry(page)>"Retry"</button>
+                    }.into_any()
+                }
             }}
             {move || page.message.get().map(|m| view! { <span class="message">{m}</span> })}
         </div>

@@ -339,6 +339,8 @@ let cpuRouting = null;
     const message = await page.textContent('#failure');
     assert.match(message, /dense\.q8\.safetensors/);
     assert.match(message, /SHA-256|damaged/);
+    assert.match(message, /^Could not load the models\./, 'a plain headline first');
+    assert.equal(await page.$eval('#failure details', (d) => d.open), false, 'the cause is collapsed');
     assert.doesNotMatch(message, /wasm-function|at .*\.js|panicked/);
     assert.equal(await page.$eval('#text', (t) => t.value), text);
     await page.screenshot({ path: path.join(ARTIFACTS, 'cpu-damaged-weights.png') });
