@@ -4,7 +4,7 @@
 
 use leptos::prelude::*;
 
-use super::flops_table::run_when_free;
+use super::flops_table::{run_exclusive, run_when_free};
 use super::{PageState, engine};
 use crate::model::RoutingMode;
 use crate::runtime::session::correlation;
@@ -142,14 +142,9 @@ fn PoolPassages() -> impl IntoView {
     let note = RwSignal::new(None::<String>);
     let running = RwSignal::new(false);
     let start = move |_| {
-        if running.get_untracked() {
-            return;
-        }
-        running.set(true);
-        leptos::task::spawn_local(async move {
+        run_exclusive(running, async move {
             let outcome = pool(page, note).await;
             note.set(Some(outcome.unwrap_or_else(|e| format!("Pooling stopped: {e}"))));
-            running.set(false);
         });
     };
     view! {

@@ -224,8 +224,8 @@ async fn build_models(kind: BackendKind) -> Result<Rc<Models>, String> {
         let e = e.borrow();
         let e = e.as_ref().ok_or("the model files are not loaded yet")?;
         Ok(Models {
-            routed: load_weights(&e.routed_bytes, &device).map_err(|e| format!("{ROUTED_FILE}: {e}"))?,
-            dense: load_weights(&e.dense_bytes, &device).map_err(|e| format!("{DENSE_FILE}: {e}"))?,
+            routed: load_weights(&e.routed_bytes, &device).map_err(|e| format!("Could not load {ROUTED_FILE}: {e}"))?,
+            dense: load_weights(&e.dense_bytes, &device).map_err(|e| format!("Could not load {DENSE_FILE}: {e}"))?,
             device: device.clone(),
         })
     })?;
@@ -278,8 +278,8 @@ pub async fn workers() -> Result<Rc<Workers>, String> {
     let started = async {
         // Side by side: each worker instantiates the module and loads its weights on its own core.
         let (routed, dense) = futures_util::future::join(ModelWorker::start(&routed_bytes), ModelWorker::start(&dense_bytes)).await;
-        let routed = routed.map_err(|e| format!("{ROUTED_FILE}: {e}"))?;
-        let dense = dense.map_err(|e| format!("{DENSE_FILE}: {e}"))?;
+        let routed = routed.map_err(|e| format!("Could not load {ROUTED_FILE}: {e}"))?;
+        let dense = dense.map_err(|e| format!("Could not load {DENSE_FILE}: {e}"))?;
         Ok(Rc::new(Workers { routed, dense }))
     }
     .await;

@@ -26,6 +26,19 @@ pub(super) async fn run_when_free(kind: BackendKind, input: engine::Input<'_>, c
     outcome
 }
 
+/// Starts `job` unless the last one is still running; `running` is true meanwhile (the tool's
+/// button shows it disabled). For the tools that run the models many times.
+pub(super) fn run_exclusive(running: RwSignal<bool>, job: impl std::future::Future<Output = ()> + 'static) {
+    if running.get_untracked() {
+        return;
+    }
+    running.set(true);
+    spawn_local(async move {
+        job.await;
+        running.set(false);
+    });
+}
+
 /// Median and quartiles of `v` (sorted in place).
 fn quartiles(v: &mut [f64]) -> (f64, f64, f64) {
     v.sort_by(f64::total_cmp);
@@ -55,9 +68,8 @@ fn RepeatedTiming() -> impl IntoView {
         if running.get_untracked() {
             return;
         }
-        running.set(true);
         summary.set(Some(format!("Timing {TIMING_RUNS} runs…")));
-        spawn_local(async move {
+        run_exclusive(running, async move {
             let settings = page.settings.get_untracked();
             let kind = page.backend.get_untracked();
             let (mut routed, mut dense, mut flops_ratio) = (Vec::new(), Vec::new(), f64::NAN);
@@ -73,7 +85,6 @@ fn RepeatedTiming() -> impl IntoView {
                     }
                     Err(e) => {
                         summary.set(Some(format!("Timing stopped: {e}")));
-                        running.set(false);
                         return;
                     }
                 }
@@ -87,7 +98,6 @@ fn RepeatedTiming() -> impl IntoView {
                 stage_medians(&dense_stages),
                 if kind == BackendKind::WebGpu { " (WebGPU queues the forward pass; it runs during the read-back.)" } else { "" }
             )));
-            running.set(false);
         });
     };
     view! {
@@ -122,10 +132,9 @@ fn CapacitySweep() -> impl IntoView {
         if running.get_untracked() {
             return;
         }
-        running.set(true);
         points.set(Vec::new());
         note.set(Some("Sweeping capacity…".into()));
-        spawn_local(async move {
+        run_exclusive(running, async move {
             let settings = page.settings.get_untracked();
             let kind = page.backend.get_untracked();
             for step in 1..=8 {
@@ -139,7 +148,6 @@ fn CapacitySweep() -> impl IntoView {
                         }
                         Err(e) => {
                             note.set(Some(format!("Sweep stopped: {e}")));
-                            running.set(false);
                             return;
                         }
                     }
@@ -148,7 +156,6 @@ fn CapacitySweep() -> impl IntoView {
                 points.update(|p| p.push((capacity, flops, median)));
             }
             note.set(Some(format!("Top-k at each capacity, median of {SWEEP_RUNS} runs on {}.", kind.label())));
-            running.set(false);
         });
     };
     let (w, h, left, bottom) = (360.0, 170.0, 34.0, 22.0);

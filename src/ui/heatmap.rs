@@ -226,7 +226,10 @@ fn Grid(
                             on:mouseenter=move |_| page.selected.set(Some((i, None)))
                             on:click=move |_| page.selected.set(Some((i, None)))>
                             <span class=ring("tok-text", (i, None)) role="rowheader" id=cell_id(i, 0) aria-label=name
-                                on:mouseenter=move |ev| point_at(pointer, &ev, i, None)>{labels[i].clone()}</span>
+                                on:mouseenter=move |ev| {
+                                    page.selected.set(Some((i, None)));
+                                    point_at(pointer, &ev, i, None);
+                                }>{labels[i].clone()}</span>
                             {cells}
                             <span class="depth" aria-hidden="true">{depth[i]}</span>
                         </div>

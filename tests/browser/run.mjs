@@ -339,7 +339,7 @@ let cpuRouting = null;
     const message = await page.textContent('#failure');
     assert.match(message, /dense\.q8\.safetensors/);
     assert.match(message, /SHA-256|damaged/);
-    assert.match(message, /^Could not load the models\./, 'a plain headline first');
+    assert.match(message, /^Could not load models\/dense\.q8\.safetensors\./, 'a plain headline first, naming the file');
     assert.equal(await page.$eval('#failure details', (d) => d.open), false, 'the cause is collapsed');
     assert.doesNotMatch(message, /wasm-function|at .*\.js|panicked/);
     assert.equal(await page.$eval('#text', (t) => t.value), text);
