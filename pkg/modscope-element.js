@@ -5,16 +5,40 @@
 //   <script type="module" src="pkg/modscope-element.js"></script>
 //   <mod-demo text="It is a truth…" capacity="0.25" mode="topk" panels="heatmap" theme="dark"></mod-demo>
 //   <mod-demo chrome="none" text="…"><span slot="caption">Figure 1: …</span></mod-demo>   (a figure)
-import init, { preload, mount_demo, update_demo } from './modscope.js';
+//
+// An element starts (downloads the wasm and the weights, runs the models) when it comes within
+// a screen of the viewport, so a post with a demo far down costs its readers nothing until they
+// get there; loading="eager" starts it at once.
+import { loadModscope } from './modscope-loader.js';
 
 const base = new URL('./', import.meta.url).href;
 const ATTRIBUTES = ['text', 'capacity', 'mode', 'backend', 'panels', 'theme', 'readonly', 'autorun', 'height', 'chrome'];
 let ready = null;
+/** Elements waiting for the download, told its bytes as they arrive. */
+const waiting = new Set();
+const megabytes = (n) => (n / 1e6).toFixed(1);
 
-/** Starts the wasm module and fetches the weights, once for the whole page. */
+/** Starts the wasm module and fetches the weights, once for the whole page; resolves to the module. */
 function boot() {
-  ready ??= init({ module_or_path: new URL('modscope_bg.wasm', base) }).then(() => preload(base));
+  ready ??= loadModscope((received, expected) => waiting.forEach((tell) => tell(received, expected))).then(async (modscope) => {
+    await modscope.preload(base);
+    return modscope;
+  });
   return ready;
+}
+
+/** Resolves once `element` is within one viewport height of the visible area. */
+function nearViewport(element) {
+  if (!('IntersectionObserver' in window)) return Promise.resolve();
+  return new Promise((resolve) => {
+    const observer = new IntersectionObserver((entries) => {
+      if (entries.some((e) => e.isIntersecting)) {
+        observer.disconnect();
+        resolve();
+      }
+    }, { rootMargin: '100% 0px' });
+    observer.observe(element);
+  });
 }
 
 class ModDemo extends HTMLElement {
@@ -22,7 +46,7 @@ class ModDemo extends HTMLElement {
 
   /** text, capacity, mode and theme apply live; the rest are read when the element connects. */
   attributeChangedCallback(name, old, value) {
-    if (this.instance !== undefined && old !== value) update_demo(this.instance, name, value ?? undefined);
+    if (this.instance !== undefined && old !== value) this.modscope.update_demo(this.instance, name, value ?? undefined);
   }
 
   async connectedCallback() {
@@ -36,11 +60,16 @@ class ModDemo extends HTMLElement {
     root.append(style, mount);
     const options = {};
     for (const name of ATTRIBUTES) if (this.hasAttribute(name)) options[name] = this.getAttribute(name);
+    if (this.getAttribute('loading') !== 'eager') await nearViewport(this);
+    const tell = (received, expected) => { mount.textContent = `Loading modscope… ${megabytes(received)} of ${megabytes(expected)} MB`; };
+    waiting.add(tell);
     try {
-      await boot();
+      this.modscope = await boot();
+      waiting.delete(tell);
       mount.textContent = '';
-      this.instance = mount_demo(mount, options, base, new URL('index.html', base).href);
+      this.instance = this.modscope.mount_demo(mount, options, base, new URL('index.html', base).href);
     } catch (e) {
+      waiting.delete(tell);
       mount.textContent = `modscope could not start: ${e}`;
     }
   }

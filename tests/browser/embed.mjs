@@ -17,8 +17,9 @@ const rowsOf = (host) => page.$$eval(`${host} >> css=.grid .tok`, (toks) => toks
 
 await check('an element far below the fold starts only when the reader scrolls near it', async () => {
   // A laptop-sized window of its own: "far" is measured in screens.
-  const { page: post } = await open(context, `${server.url}/blog/post/www/embed.html`, server.url);
+  const post = await context.newPage();
   await post.setViewportSize({ width: 1200, height: 700 });
+  await post.goto(`${server.url}/blog/post/www/embed.html`);
   await post.locator('#demo-heatmap .grid .tok').first().waitFor({ timeout: 120000 });
   const far = await post.locator('#demo-figure').evaluate((el) => el.getBoundingClientRect().top / innerHeight);
   assert.ok(far > 3, `the figure is only ${far.toFixed(1)} screens down: move it further in embed.html`);
