@@ -12,6 +12,7 @@ use burn::tensor::ops::AttentionModuleOptions;
 use burn::tensor::{Int, Tensor};
 
 use super::ModelConfig;
+use super::kernels;
 use super::rope::Rope;
 use super::routing::Router;
 use crate::flops::{Term, counter};
@@ -77,15 +78,17 @@ impl Block {
         let keys = k.dims()[2];
         counter::record(Some(self.index), Term::Attention, 4 * (b * n * keys * d) as u64);
         // Causal from the bottom-right corner: new token i sits at key index (keys - n + i) and
-        // sees every key up to itself. One fused op (burn-flex runs it without materialising a
-        // mask; autodiff falls back to the same maths in separate ops).
-        let causal = AttentionModuleOptions { scale: None, softcap: None, is_causal: true };
-        let attended = attention(q, k.clone(), v.clone(), None, None, causal).swap_dims(1, 2).reshape([b, n, d]);
+        // sees every key up to itself. On plain CPU tensors the kernel scores only those keys;
+        // elsewhere burn's fused op (autodiff falls back to the same maths in separate ops).
+        let attended = kernels::causal_attention(&q, &k, &v).unwrap_or_else(|| {
+            let causal = AttentionModuleOptions { scale: None, softcap: None, is_causal: true };
+            attention(q, k.clone(), v.clone(), None, None, causal).swap_dims(1, 2).reshape([b, n, d])
+        });
         let a = counted(&self.out, attended, self.index, Term::Projections);
 
         let hidden = x + a.clone();
         let up = counted(&self.up, self.norm_mlp.forward(hidden), self.index, Term::Mlp);
-        let m = counted(&self.down, gelu(up), self.index, Term::Mlp);
+        let m = counted(&self.down, kernels::gelu(&up).unwrap_or_else(|| gelu(up)), self.index, Term::Mlp);
         (a + m, KeyValues { keys: k, values: v })
     }
 }
@@ -95,5 +98,11 @@ pub(crate) fn counted(linear: &Linear, x: Tensor<3>, layer: usize, term: Term) -
     let [b, n, _] = x.dims();
     let [d_in, d_out] = linear.weight.dims();
     counter::record(Some(layer), term, 2 * (b * n * d_in * d_out) as u64);
-    linear.forward(x)
+    self::linear(linear, x)
+}
+
+/// `linear.forward(x)`, by [`kernels::linear`] where it applies.
+pub(crate) fn linear(linear: &Linear, x: Tensor<3>) -> Tensor<3> {
+    let bias = linear.bias.as_ref().map(|b| b.val());
+    kernels::linear(&x, &linear.weight.val(), bias.as_ref()).unwrap_or_else(|| linear.forward(x))
 }

@@ -2,11 +2,13 @@
 //!
 //! Read in this order: `config` (the shape), `block` (attention + MLP, `f(X̃)`), `routing`
 //! (router, predictor, top-k), this file (the forward pass), `decode` (KV-cache sampling),
-//! `trace` (what the page draws), `weights` (safetensors on disk).
+//! `trace` (what the page draws), `weights` (safetensors on disk), `kernels` (faster CPU versions
+//! of three ops, used where the tensors allow).
 
 mod block;
 mod config;
 mod decode;
+pub mod kernels;
 mod rope;
 mod routing;
 mod trace;
@@ -20,7 +22,7 @@ pub use config::{ModelConfig, UpdateWeight, capacity_k};
 pub use decode::{DecodeState, DecodeStep};
 pub use routing::RoutingMode;
 pub use trace::{LayerTrace, PredictorCounts, RoutingTrace, TraceTensors};
-pub use weights::{FORMAT_VERSION, config_of, load_weights, quantize_int8, save_weights, weights_to_bytes};
+pub use weights::{FORMAT_VERSION, config_of, load_weights, load_weights_with_digest, quantize_int8, save_weights, tensor_bytes_start, weights_to_bytes};
 
 use burn::module::Module;
 use burn::nn::{Embedding, EmbeddingConfig, LayerNorm, LayerNormConfig, Linear, LinearConfig};
@@ -168,7 +170,7 @@ impl Model {
     fn head(&self, x: Tensor<3>) -> Tensor<3> {
         let [b, n, d] = x.dims();
         counter::record(None, Term::LmHead, 2 * (b * n * d * self.config.vocab_size) as u64);
-        self.lm_head.forward(self.final_norm.forward(x))
+        block::linear(&self.lm_head, self.final_norm.forward(x))
     }
 }
 

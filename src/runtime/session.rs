@@ -6,7 +6,7 @@ use burn::tensor::{Device, Int, Tensor, TensorData, Transaction};
 use serde::{Deserialize, Serialize};
 
 use crate::flops::{FlopsBreakdown, Routing, forward_flops};
-use crate::model::{Model, ModelError, RoutingMode, RoutingTrace};
+use crate::model::{Model, ModelError, RoutingMode, RoutingTrace, kernels};
 use crate::tokenizer::Tokenizer;
 
 /// The tokens a model sees for a text: the last `context` tokens when the text is longer.
@@ -72,18 +72,58 @@ pub async fn analyse(model: &Model, tokens: &[u32], mode: RoutingMode, device: &
     let started = clock();
     let forward = model.forward(input, mode).await?;
     let forwarded = clock();
-    // One pass of exponentials over [T, V] (the profile's second-largest cost after the matrix
-    // products): with p = softmax(x) and Z its normaliser, log Z = max(x) − log max(p), so the
-    // entropy −Σ p log p = log Z − Σ p·x and the top-5 log-probabilities x − log Z need no
-    // log-softmax. max(p) ≥ 1/V, so its log is always well conditioned.
-    let logits = forward.logits;
+    let vocab = model.config().vocab_size;
+    // On the CPU the logits are already in memory: the statistics are one pass over them. On a
+    // GPU they are computed there and only T + 10 numbers come back.
+    let on_cpu = kernels::with_values(&forward.logits, |logits| {
+        let (entropy, log_z) = kernels::entropy_and_log_normaliser(logits, vocab);
+        let last = &logits[(t - 1) * vocab..t * vocab];
+        let by_logit = |a: &usize, b: &usize| last[*b].total_cmp(&last[*a]).then(a.cmp(b));
+        let keep = 5.min(vocab);
+        let mut order: Vec<usize> = (0..vocab).collect();
+        if keep < vocab {
+            order.select_nth_unstable_by(keep - 1, by_logit);
+        }
+        order.truncate(keep);
+        order.sort_by(by_logit);
+        let top5 = order.iter().map(|&i| (i as u32, (last[i] - log_z[t - 1]).exp())).collect();
+        (entropy, top5)
+    });
+    let (statistics, reading) = match on_cpu {
+        Some(statistics) => (statistics, clock()),
+        None => {
+            let reading = clock();
+            (statistics_on_device(forward.logits, t, vocab).await?, reading)
+        }
+    };
+    let (entropy, top5) = statistics;
+    let trace = forward.trace.read().await?.remove(0);
+    let read_back = clock();
+    let routing = match mode {
+        RoutingMode::TopK { capacity } => Routing::TopK { capacity },
+        RoutingMode::Causal => Routing::Processed(trace.processed_counts()),
+    };
+    let flops = forward_flops(model.config(), t, &routing);
+    let stages = Stages {
+        forward_ms: forwarded - started,
+        readback_ms: read_back - reading,
+        analysis_ms: (reading - forwarded) + (clock() - read_back),
+    };
+    Ok(Analysis { flops, trace, entropy, top5, stages })
+}
+
+/// Entropy per position and the top-5 after the last, computed on the device and read back in
+/// one transaction. One pass of exponentials over [T, V]: with p = softmax(x) and Z its
+/// normaliser, log Z = max(x) − log max(p), so the entropy −Σ p log p = log Z − Σ p·x and the
+/// top-5 log-probabilities x − log Z need no log-softmax. max(p) ≥ 1/V, so its log is always
+/// well conditioned.
+async fn statistics_on_device(logits: Tensor<3>, t: usize, vocab: usize) -> Result<(Vec<f32>, Vec<(u32, f32)>), ModelError> {
     let probs = softmax(logits.clone(), 2);
     let log_z = logits.clone().max_dim(2) - probs.clone().max_dim(2).log();
     let entropy = (log_z.clone() - (probs * logits.clone()).sum_dim(2)).reshape([t]);
     let last_log_z = log_z.narrow(1, t - 1, 1).reshape([1]);
-    let (top_logits, top_ids) = logits.narrow(1, t - 1, 1).reshape([model.config().vocab_size]).topk_with_indices(5, 0);
+    let (top_logits, top_ids) = logits.narrow(1, t - 1, 1).reshape([vocab]).topk_with_indices(5.min(vocab), 0);
     let top_lp = top_logits - last_log_z;
-    let reading = clock();
     let read = Transaction::default()
         .register(entropy)
         .register(top_lp)
@@ -95,20 +135,7 @@ pub async fn analyse(model: &Model, tokens: &[u32], mode: RoutingMode, device: &
     let entropy = floats(0)?;
     let top_lp = floats(1)?;
     let top_ids = read[2].clone().convert::<i64>().try_to_vec::<i64>().map_err(|e| ModelError::Backend(format!("{e:?}")))?;
-    let trace = forward.trace.read().await?.remove(0);
-    let read_back = clock();
-    let routing = match mode {
-        RoutingMode::TopK { capacity } => Routing::TopK { capacity },
-        RoutingMode::Causal => Routing::Processed(trace.processed_counts()),
-    };
-    let flops = forward_flops(model.config(), t, &routing);
-    let top5 = top_ids.iter().zip(&top_lp).map(|(&i, &lp)| (i as u32, lp.exp())).collect();
-    let stages = Stages {
-        forward_ms: forwarded - started,
-        readback_ms: read_back - reading,
-        analysis_ms: (reading - forwarded) + (clock() - read_back),
-    };
-    Ok(Analysis { flops, trace, entropy, top5, stages })
+    Ok((entropy, top_ids.iter().zip(&top_lp).map(|(&i, &lp)| (i as u32, lp.exp())).collect()))
 }
 
 /// Pearson correlation, for "tokens that use more blocks have higher-entropy predictions".

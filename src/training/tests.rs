@@ -90,9 +90,13 @@ fn shipped_passages_are_the_correlation_windows() {
     let tok = tokenizer::Tokenizer::from_json(&std::fs::read_to_string(root.join("www/models/tokenizer.json")).unwrap()).unwrap();
     let validation = tok.encode(&corpus::read_book(&root.join("data/austen"), corpus::VALIDATION_BOOK).unwrap());
     let model = crate::model::load_weights(&std::fs::read(root.join("www/models/mod.safetensors")).unwrap(), &backend::cpu()).unwrap();
-    let shipped = std::fs::read_to_string(root.join("www/models/heldout.json")).unwrap();
-    assert!(shipped == passages_json(&model, &validation).unwrap(), "www/models/heldout.json is stale: run `modscope-train passages`");
+    let shipped: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(root.join("www/models/heldout.json")).unwrap()).unwrap();
+    let fresh: serde_json::Value = serde_json::from_str(&passages_json(&model, &validation).unwrap()).unwrap();
+    let stale = "www/models/heldout.json is stale: run `modscope-train passages`";
+    assert!(shipped["passages"] == fresh["passages"] && shipped["about"] == fresh["about"], "{stale}");
+    // r is recomputed from the entropies, whose last digits depend on the CPU kernels' rounding.
+    let r = |v: &serde_json::Value| v["model_card_correlation"].as_f64().unwrap();
+    assert!((r(&shipped) - r(&fresh)).abs() < 1e-4, "{stale}: r {} vs {}", r(&shipped), r(&fresh));
     let report: serde_json::Value = serde_json::from_slice(&std::fs::read(root.join("docs/report.json")).unwrap()).unwrap();
-    let shipped: serde_json::Value = serde_json::from_str(&shipped).unwrap();
     assert_eq!(shipped["model_card_correlation"], report["depth_entropy_correlation"]);
 }
