@@ -466,3 +466,37 @@ fn gradients_reach_the_router() {
         assert!(floats(g).iter().any(|v| v.abs() > 0.0), "layer {l}");
     }
 }
+
+#[test]
+fn parameter_shapes_are_read_without_initialising_the_model() {
+    use burn::store::ModuleSnapshot;
+    let cfg = tiny(vec![1, 3], 0.125);
+    let model = Model::new(&cfg, &device()).unwrap();
+    let lazy = super::weights::shapes_of(&model);
+    assert!(!model.embed.weight.is_initialized() && !model.blocks[1].qkv.weight.is_initialized());
+    let collected: std::collections::BTreeMap<String, Vec<usize>> = Model::new(&cfg, &device())
+        .unwrap()
+        .collect(None, None, false)
+        .into_iter()
+        .map(|t| (t.name.clone(), t.shape.to_vec()))
+        .collect();
+    assert_eq!(lazy, collected);
+}
+
+/// A digest the caller computed (the browser's SubtleCrypto) is checked like one computed here.
+#[test]
+fn a_callers_digest_is_verified_like_our_own() {
+    let model = Model::new(&tiny(vec![1], 0.5), &device()).unwrap();
+    let bytes = weights_to_bytes(&model).unwrap();
+    let start = tensor_bytes_start(&bytes).unwrap();
+    let digest: [u8; 32] = sha2::Sha256::digest(&bytes[start..]).into();
+    let loaded = load_weights_with_digest(&bytes, &digest, &device()).unwrap();
+    let mode = RoutingMode::TopK { capacity: 0.5 };
+    assert_eq!(floats(run(&loaded, &[seq(12, 3)], mode).logits), floats(run(&load_weights(&bytes, &device()).unwrap(), &[seq(12, 3)], mode).logits));
+    let mut wrong = digest;
+    wrong[0] ^= 1;
+    let refused = load_weights_with_digest(&bytes, &wrong, &device()).err().expect("a wrong digest is refused");
+    assert!(refused.to_string().contains("do not match the file's SHA-256"), "{refused}");
+    // The digest covers the tensor bytes only, so a damaged header is still caught by its checks.
+    assert!(tensor_bytes_start(&bytes[..4]).is_err());
+}

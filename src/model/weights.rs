@@ -10,8 +10,9 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use burn::module::{Module, ModuleVisitor, Param};
 use burn::store::{HalfPrecisionAdapter, ModuleSnapshot, SafetensorsStore};
-use burn::tensor::{Device, f16};
+use burn::tensor::{Device, Tensor, f16};
 use sha2::{Digest, Sha256};
 
 use super::{Model, ModelConfig, ModelError};
@@ -50,7 +51,18 @@ pub fn save_weights(model: &Model, path: &std::path::Path) -> Result<(), ModelEr
 
 /// Hex SHA-256 of the tensor bytes (everything after the header).
 fn content_hash(data: &[u8]) -> String {
-    Sha256::digest(data).iter().map(|b| format!("{b:02x}")).collect()
+    hex(&Sha256::digest(data))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Where a weights file's tensor bytes start (what its recorded SHA-256 covers), for callers
+/// that hash them with [`load_weights_with_digest`].
+pub fn tensor_bytes_start(bytes: &[u8]) -> Result<usize, ModelError> {
+    let (_, data) = split(bytes)?;
+    Ok(bytes.len() - data.len())
 }
 
 /// Splits a safetensors file into its header JSON and its tensor bytes.
@@ -143,7 +155,7 @@ fn dtype_width(dtype: &str) -> Option<usize> {
 /// Checks the tensors against the model that will receive them (`expected`: name → shape) before
 /// any of their bytes reach burn: names, dtypes, shapes, layout, hash, finiteness. Returns them as
 /// an f32 safetensors file for burn's loader (f16 widened, 8-bit tensors times their scales).
-fn verify_tensors(header: Header, data: &[u8], metadata: &HashMap<String, String>, expected: &BTreeMap<String, Vec<usize>>) -> Result<Vec<u8>, ModelError> {
+fn verify_tensors(header: Header, data: &[u8], digest: Option<&[u8; 32]>, metadata: &HashMap<String, String>, expected: &BTreeMap<String, Vec<usize>>) -> Result<Vec<u8>, ModelError> {
     let mut entries = BTreeMap::new();
     for (name, value) in header {
         let entry: Entry = serde_json::from_value(value).map_err(|e| weights_error(format!("tensor {name}: bad header entry: {e}")))?;
@@ -198,8 +210,9 @@ fn verify_tensors(header: Header, data: &[u8], metadata: &HashMap<String, String
     if cursor != data.len() {
         return Err(weights_error(format!("the header describes {cursor} bytes of tensors, the file holds {}: truncated or padded", data.len())));
     }
+    let actual = digest.map_or_else(|| content_hash(data), |d| hex(d));
     match metadata.get(HASH_KEY) {
-        Some(hash) if *hash == content_hash(data) => {}
+        Some(hash) if *hash == actual => {}
         Some(_) => return Err(weights_error("the tensor bytes do not match the file's SHA-256: the file is damaged")),
         None => return Err(weights_error("no content hash in the metadata")),
     }
@@ -275,7 +288,7 @@ pub fn quantize_int8(bytes: &[u8]) -> Result<Vec<u8>, ModelError> {
         .iter()
         .map(|(name, value)| Ok((name.clone(), serde_json::from_value(value.clone()).map_err(|e| weights_error(format!("tensor {name}: {e}")))?)))
         .collect::<Result<_, ModelError>>()?;
-    let f32_file = verify_tensors(header, data, &metadata, &expected)?;
+    let f32_file = verify_tensors(header, data, None, &metadata, &expected)?;
     let (widened, widened_data) = split(&f32_file)?;
     let mut out_header = Header::new();
     let mut out = Vec::new();
@@ -342,17 +355,49 @@ fn check_config_size(config: &ModelConfig) -> Result<(), ModelError> {
     Ok(())
 }
 
-/// Tensor names and shapes of a model.
-fn shapes_of(model: &Model) -> BTreeMap<String, Vec<usize>> {
-    model.collect(None, None, false).into_iter().map(|t| (t.name.clone(), t.shape.to_vec())).collect()
+/// Tensor names and shapes of a model, read without initialising its parameters (burn's
+/// `collect` would fill every lazy parameter with random values the file then overwrites: a
+/// quarter of the page's load time in a profile).
+pub(super) fn shapes_of(model: &Model) -> BTreeMap<String, Vec<usize>> {
+    #[derive(Default)]
+    struct Shapes {
+        path: Vec<String>,
+        shapes: BTreeMap<String, Vec<usize>>,
+    }
+    impl ModuleVisitor for Shapes {
+        fn enter_module(&mut self, name: &str, _container: &str) {
+            self.path.push(name.to_string());
+        }
+        fn exit_module(&mut self, _name: &str, _container: &str) {
+            self.path.pop();
+        }
+        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+            self.shapes.insert(self.path.join("."), param.lazy_shape().to_vec());
+        }
+    }
+    let mut shapes = Shapes::default();
+    model.visit(&mut shapes);
+    shapes.shapes
 }
 
 /// Loads a weights file (as bytes) onto `device`, building the model from the config it carries.
 pub fn load_weights(bytes: &[u8], device: &Device) -> Result<Model, ModelError> {
+    load(bytes, None, device)
+}
+
+/// [`load_weights`] with the SHA-256 of the tensor bytes (from [`tensor_bytes_start`] to the
+/// end) computed by the caller: the page's workers ask the browser's SubtleCrypto, which hashes
+/// natively while wasm's SHA-256 would still run in the baseline compiler. The digest is
+/// checked against the file's record exactly as one computed here would be.
+pub fn load_weights_with_digest(bytes: &[u8], digest: &[u8; 32], device: &Device) -> Result<Model, ModelError> {
+    load(bytes, Some(digest), device)
+}
+
+fn load(bytes: &[u8], digest: Option<&[u8; 32]>, device: &Device) -> Result<Model, ModelError> {
     let (mut header, data) = split(bytes)?;
     let (metadata, config) = metadata_and_config(&mut header)?;
     let mut model = Model::new(&config, device)?;
-    let widened = verify_tensors(header, data, &metadata, &shapes_of(&model))?;
+    let widened = verify_tensors(header, data, digest, &metadata, &shapes_of(&model))?;
     let mut store = SafetensorsStore::from_bytes(Some(widened));
     let applied = model.load_from(&mut store).map_err(weights_error)?;
     if !applied.errors.is_empty() {

@@ -49,6 +49,10 @@ thread_local! {
     static LOADING: Cell<bool> = const { Cell::new(false) };
     static BUILDING: Cell<bool> = const { Cell::new(false) };
     static STARTING_WORKERS: Cell<bool> = const { Cell::new(false) };
+    /// The CPU path's two workers, started by [`boot_workers`] while the weights download and
+    /// taken over by [`workers`]; `BOOTING` is set until they are up (or failed).
+    static BOOTED: RefCell<Option<Result<(ModelWorker, ModelWorker), String>>> = const { RefCell::new(None) };
+    static BOOTING: Cell<bool> = const { Cell::new(false) };
     /// WebGPU can be initialised once per page: the outcome, success or reason, outlives a reset.
     static WEBGPU_DEVICE: RefCell<Option<Result<Device, String>>> = const { RefCell::new(None) };
 }
@@ -119,6 +123,8 @@ pub async fn load(base: &str, progress: impl Fn(&str) + Clone + 'static) -> Resu
         return Ok(());
     }
     LOADING.with(|l| l.set(true));
+    #[cfg(not(feature = "webgpu"))]
+    boot_workers();
     let loaded = fetch_all(base, progress).await;
     LOADING.with(|l| l.set(false));
     loaded
@@ -275,11 +281,18 @@ pub async fn workers() -> Result<Rc<Workers>, String> {
         .with(|e| e.borrow().as_ref().map(|e| (e.routed_bytes.clone(), e.dense_bytes.clone())))
         .ok_or("the model files are not loaded yet")?;
     STARTING_WORKERS.with(|s| s.set(true));
+    while BOOTING.with(Cell::get) {
+        sleep_ms(5).await;
+    }
     let started = async {
-        // Side by side: each worker instantiates the module and loads its weights on its own core.
-        let (routed, dense) = futures_util::future::join(ModelWorker::start(&routed_bytes), ModelWorker::start(&dense_bytes)).await;
-        let routed = routed.map_err(|e| format!("Could not load {ROUTED_FILE}: {e}"))?;
-        let dense = dense.map_err(|e| format!("Could not load {DENSE_FILE}: {e}"))?;
+        let (routed, dense) = match BOOTED.with(|b| b.borrow_mut().take()) {
+            Some(booted) => booted?,
+            None => spawn_pair().await?,
+        };
+        // Side by side: each worker loads its weights on its own core.
+        let (r, d) = futures_util::future::join(routed.load(&routed_bytes), dense.load(&dense_bytes)).await;
+        r.map_err(|e| format!("Could not load {ROUTED_FILE}: {e}"))?;
+        d.map_err(|e| format!("Could not load {DENSE_FILE}: {e}"))?;
         Ok(Rc::new(Workers { routed, dense }))
     }
     .await;
@@ -290,6 +303,28 @@ pub async fn workers() -> Result<Rc<Workers>, String> {
     });
     STARTING_WORKERS.with(|s| s.set(false));
     started
+}
+
+/// Two workers with the module instantiated in each, side by side.
+async fn spawn_pair() -> Result<(ModelWorker, ModelWorker), String> {
+    let (routed, dense) = futures_util::future::join(ModelWorker::spawn(), ModelWorker::spawn()).await;
+    Ok((routed?, dense?))
+}
+
+/// Starts the CPU path's two workers now, so that they instantiate the module while the weights
+/// download; [`workers`] takes them over. The CPU-only build calls it as it starts loading: it
+/// always runs the models in workers.
+pub fn boot_workers() {
+    let running = ENGINE.with(|e| e.borrow().as_ref().is_some_and(|e| e.workers.is_some()));
+    if running || BOOTING.with(Cell::get) || BOOTED.with(|b| b.borrow().is_some()) {
+        return;
+    }
+    BOOTING.with(|b| b.set(true));
+    wasm_bindgen_futures::spawn_local(async {
+        let booted = spawn_pair().await;
+        BOOTED.with(|b| *b.borrow_mut() = Some(booted));
+        BOOTING.with(|b| b.set(false));
+    });
 }
 
 /// Whether a run on `kind` would block the page's thread (the CPU path without its workers).

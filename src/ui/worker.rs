@@ -16,7 +16,7 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::{JsFuture, spawn_local};
 
-use crate::model::{Model, RoutingMode, load_weights};
+use crate::model::{Model, RoutingMode, load_weights, load_weights_with_digest, tensor_bytes_start};
 use crate::runtime::backend;
 use crate::runtime::session::{Analysis, analyse};
 
@@ -72,8 +72,14 @@ async fn handle(data: &JsValue) -> Result<String, String> {
     match field("kind").as_str() {
         "load" => {
             let bytes = Reflect::get(data, &"bytes".into()).map_err(|_| "no weights sent")?;
-            let bytes = bytes.dyn_into::<Uint8Array>().map_err(|_| "weights are not bytes")?.to_vec();
-            let model = load_weights(&bytes, &backend::cpu()).map_err(|e| e.to_string())?;
+            let array = bytes.dyn_into::<Uint8Array>().map_err(|_| "weights are not bytes")?;
+            let bytes = array.to_vec();
+            let start = tensor_bytes_start(&bytes).map_err(|e| e.to_string())?;
+            let model = match browser_sha256(&array.subarray(start as u32, array.length())).await {
+                Some(digest) => load_weights_with_digest(&bytes, &digest, &backend::cpu()),
+                None => load_weights(&bytes, &backend::cpu()),
+            }
+            .map_err(|e| e.to_string())?;
             MODEL.with(|m| *m.borrow_mut() = Some(model));
             Ok(String::new())
         }
@@ -87,6 +93,16 @@ async fn handle(data: &JsValue) -> Result<String, String> {
         "memory" => Ok(crate::ui::wasm_memory_bytes().to_string()),
         other => Err(format!("unknown request {other:?}")),
     }
+}
+
+/// SHA-256 by the browser's SubtleCrypto, or `None` where it is missing (it exists only in secure
+/// contexts: https and localhost).
+async fn browser_sha256(data: &Uint8Array) -> Option<[u8; 32]> {
+    let subtle = Reflect::get(&Reflect::get(&js_sys::global(), &"crypto".into()).ok()?, &"subtle".into()).ok()?;
+    let digest: Function = Reflect::get(&subtle, &"digest".into()).ok()?.dyn_into().ok()?;
+    let promise: Promise = digest.call2(&subtle, &"SHA-256".into(), data).ok()?.dyn_into().ok()?;
+    let buffer = JsFuture::from(promise).await.ok()?;
+    Uint8Array::new(&buffer).to_vec().try_into().ok()
 }
 
 // ---- On the page.
@@ -147,8 +163,8 @@ pub fn js_error(e: JsValue) -> String {
 }
 
 impl ModelWorker {
-    /// Starts a worker on this page's wasm module and loads `weights` into it.
-    pub async fn start(weights: &[u8]) -> Result<Self, String> {
+    /// Starts a worker on this page's wasm module (no model yet: see [`ModelWorker::load`]).
+    pub async fn spawn() -> Result<Self, String> {
         let glue = GLUE_URL.with(String::clone);
         // The glue's URL is a plain http(s) URL; quoting it as JSON keeps the source well-formed.
         let glue = serde_json::to_string(&glue).map_err(|e| e.to_string())?;
@@ -175,13 +191,17 @@ impl ModelWorker {
         let boot = Object::new();
         let _ = Reflect::set(&boot, &"module".into(), &wasm_bindgen::module());
         JsFuture::from(request(&worker.worker, &boot, None)).await.map_err(|e| format!("the worker did not start: {}", js_error(e)))?;
+        Ok(worker)
+    }
 
+    /// Loads the model in `weights` into the worker.
+    pub async fn load(&self, weights: &[u8]) -> Result<(), String> {
         let load = Object::new();
         let bytes = Uint8Array::from(weights);
         let _ = Reflect::set(&load, &"kind".into(), &"load".into());
         let _ = Reflect::set(&load, &"bytes".into(), &bytes);
-        JsFuture::from(request(&worker.worker, &load, Some(&Array::of1(&bytes.buffer())))).await.map_err(js_error)?;
-        Ok(worker)
+        JsFuture::from(request(&self.worker, &load, Some(&Array::of1(&bytes.buffer())))).await.map_err(js_error)?;
+        Ok(())
     }
 
     /// Asks for an analysis; the promise resolves to the JSON of an [`Analysis`] (its stages timed
