@@ -3,8 +3,9 @@
 // tokens, the longest main-thread task while runs are in flight, the page's own MoD and dense
 // forward times next to ONNX Runtime Web on the dense twin's exact shape (same browser, same
 // run), wasm memory over 200 runs, generation speed, and what the page downloads (gzip).
-//   node tests/browser/bench.mjs [dist|pkg] [--cpu]   (after building it; ORT needs `pip install onnx numpy`;
-//   --cpu skips the WebGPU path, which on SwiftShader takes several seconds a run)
+//   node tests/browser/bench.mjs [dist|pkg] [--cpu] [--quick]   (after building it; ORT needs `pip install onnx numpy`;
+//   --cpu skips the WebGPU path, which on SwiftShader takes several seconds a run; --quick skips
+//   the 200-run memory check and generation)
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -130,6 +131,11 @@ for (const webgpu of process.argv.includes('--cpu') ? [false] : [false, true]) {
     };
     r[`at_${n}`].stages = { mod: stages('MoD'), dense: stages('dense') };
     console.error(`${name} at ${n}: ${JSON.stringify(r[`at_${n}`])}`);
+  }
+  if (process.argv.includes('--quick')) {
+    report[name] = r;
+    await context.close();
+    continue;
   }
   const memory = {};
   try {
