@@ -314,7 +314,8 @@ async fn spawn_pair() -> Result<(ModelWorker, ModelWorker), String> {
 /// Starts the CPU path's two workers now, so that they instantiate the module while the weights
 /// download; [`workers`] takes them over. The CPU-only build calls it as it starts loading: it
 /// always runs the models in workers.
-pub fn boot_workers() {
+#[cfg(not(feature = "webgpu"))]
+fn boot_workers() {
     let running = ENGINE.with(|e| e.borrow().as_ref().is_some_and(|e| e.workers.is_some()));
     if running || BOOTING.with(Cell::get) || BOOTED.with(|b| b.borrow().is_some()) {
         return;
