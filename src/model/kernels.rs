@@ -2,22 +2,90 @@
 //! browser's CPU path and the CLI. Training (autodiff) and WebGPU keep burn's operations, so the
 //! maths is still written once in `block.rs`; each kernel here is a faster way to compute the
 //! same op and returns `None` when its inputs are not plain f32 Flex tensors (or, for the matrix
-//! product, where gemm measured faster).
+//! product, outside wasm, where gemm's AVX2/FMA kernels win).
 //!
 //! Why (profiles in BENCHMARKS.md): burn's CPU attention scores the whole square and
 //! exponentiates the masked half with libm's scalar `expf`; GELU's `erff` does not vectorise;
-//! gemm packs both operands on every call, which at a few dozen tokens costs more than the
-//! product. The kernels are plain Rust loops over fixed-size arrays, which LLVM turns into
-//! SIMD128 in the browser build and SSE natively, so the native tests check the code the page
-//! runs.
+//! gemm packs both operands on every call, while a model's weights can be packed once. The
+//! matrix products share one 4 × 8 micro-kernel over [`F32x4`] lanes (SIMD128 in the browser,
+//! with fused multiply-adds in the relaxed-SIMD build); the element-wise kernels are plain loops
+//! LLVM vectorises. Either way the native tests run the code the page runs.
+
+use std::cell::RefCell;
+use std::rc::Rc;
 
 use burn::backend::flex::{Flex, FlexTensor, Layout};
 use burn::tensor::{Bytes, DType, Shape, Tensor};
+
+use lanes::F32x4;
 
 /// Columns of the output one micro-kernel call computes (two SIMD128 vectors).
 const NR: usize = 8;
 /// Rows of the output one micro-kernel call computes: 4 × 8 accumulators stay in registers.
 const MR: usize = 4;
+
+/// Four f32 lanes, the unit of the micro-kernel: a SIMD128 vector in wasm, an array elsewhere
+/// (which LLVM turns into SSE), so the native tests run the same kernel code the page runs.
+#[cfg(target_arch = "wasm32")]
+mod lanes {
+    use core::arch::wasm32::*;
+
+    #[derive(Clone, Copy)]
+    pub struct F32x4(v128);
+
+    impl F32x4 {
+        #[inline(always)]
+        pub fn splat(x: f32) -> Self {
+            Self(f32x4_splat(x))
+        }
+        #[inline(always)]
+        pub fn load(xs: &[f32]) -> Self {
+            let xs: &[f32; 4] = xs[..4].try_into().expect("four lanes");
+            // SAFETY: `xs` is four readable f32s; v128_load has no alignment requirement.
+            Self(unsafe { v128_load(xs.as_ptr().cast()) })
+        }
+        #[inline(always)]
+        pub fn store(self, out: &mut [f32]) {
+            let out: &mut [f32; 4] = (&mut out[..4]).try_into().expect("four lanes");
+            // SAFETY: `out` is four writable f32s; v128_store has no alignment requirement.
+            unsafe { v128_store(out.as_mut_ptr().cast(), self.0) }
+        }
+        /// `self + a·b`: one fused multiply-add in the relaxed-SIMD build (the functions that
+        /// inline it enable the feature), a multiply and an add otherwise.
+        #[inline(always)]
+        pub fn mul_add(self, a: Self, b: Self) -> Self {
+            #[cfg(feature = "relaxed-simd")]
+            return Self(f32x4_relaxed_madd(a.0, b.0, self.0));
+            #[cfg(not(feature = "relaxed-simd"))]
+            Self(f32x4_add(self.0, f32x4_mul(a.0, b.0)))
+        }
+    }
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+mod lanes {
+    #[derive(Clone, Copy)]
+    pub struct F32x4([f32; 4]);
+
+    impl F32x4 {
+        #[inline(always)]
+        pub fn splat(x: f32) -> Self {
+            Self([x; 4])
+        }
+        #[inline(always)]
+        pub fn load(xs: &[f32]) -> Self {
+            Self(xs[..4].try_into().expect("four lanes"))
+        }
+        #[inline(always)]
+        pub fn store(self, out: &mut [f32]) {
+            out[..4].copy_from_slice(&self.0);
+        }
+        #[inline(always)]
+        pub fn mul_add(self, a: Self, b: Self) -> Self {
+            Self(std::array::from_fn(|i| self.0[i] + a.0[i] * b.0[i]))
+        }
+    }
+}
 
 /// The f32 Flex primitive behind `t`, if that is what it is (not autodiff, not a GPU tensor).
 fn flex<const D: usize>(t: &Tensor<D>) -> Option<FlexTensor> {
@@ -43,19 +111,12 @@ fn tensor<const D: usize>(data: Vec<f32>, shape: [usize; D]) -> Tensor<D> {
     Tensor::from_primitive::<Flex>(primitive)
 }
 
-/// Rows up to which [`linear`] uses its own kernel in the browser. Measured in wasm (Node's V8,
-/// the shipped weights, interleaved runs): at 64 tokens it ran the dense model 1.3× faster than
-/// burn's gemm, whose packing of both operands costs more than the product at that size; at 256
-/// tokens gemm's cache blocking won by 1.2×, and a row-blocked kernel reading the weights in
-/// place lost at both sizes.
-const KERNEL_MAX_ROWS: usize = 64;
-
-/// `x · W + b` for `x` [B, T, d_in] and `W` [d_in, d_out] (burn's `Linear` layout), in wasm and
-/// for at most [`KERNEL_MAX_ROWS`] rows. Natively gemm picks AVX2/FMA kernels at run time, which
-/// these 4-wide loops do not beat.
+/// `x · W + b` for `x` [B, T, d_in] and `W` [d_in, d_out] (burn's `Linear` layout), in wasm.
+/// Measured there (BENCHMARKS.md), with `W` packed once and cached: faster than burn's gemm at
+/// every size the page runs, which packs both operands on every call. Natively gemm picks
+/// AVX2/FMA kernels at run time, which these 4-wide loops do not beat.
 pub fn linear(x: &Tensor<3>, weight: &Tensor<2>, bias: Option<&Tensor<1>>) -> Option<Tensor<3>> {
-    let [b, t, _] = x.dims();
-    if !cfg!(target_arch = "wasm32") || b * t > KERNEL_MAX_ROWS {
+    if !cfg!(target_arch = "wasm32") {
         return None;
     }
     small_linear(x, weight, bias)
@@ -73,8 +134,31 @@ fn small_linear(x: &Tensor<3>, weight: &Tensor<2>, bias: Option<&Tensor<1>>) -> 
         return None;
     }
     let bias_values = bias.as_ref().map(values);
-    let out = matmul(&values(&xp), &pack_columns(&values(&wp), k, n), bias_values.as_deref(), b * t, k, n);
+    let out = matmul(&values(&xp), &packed_weight(&wp, k, n), bias_values.as_deref(), b * t, k, n);
     Some(tensor(out, [b, t, n]))
+}
+
+thread_local! {
+    /// Weights packed by [`pack_columns`], each beside a clone of the tensor it was packed from.
+    /// The clone shares, and so pins, that tensor's storage: while it is cached nothing can write
+    /// the storage in place (Flex copies on write when storage is shared) or reuse its address,
+    /// so the same storage address and layout mean the same values.
+    static PACKED_WEIGHTS: RefCell<Vec<(FlexTensor, Rc<[f32]>)>> = const { RefCell::new(Vec::new()) };
+}
+
+/// `w` [k, n] packed for [`micro`], packed on first use and cached while its tensor lives.
+fn packed_weight(w: &FlexTensor, k: usize, n: usize) -> Rc<[f32]> {
+    PACKED_WEIGHTS.with_borrow_mut(|cache| {
+        // Entries only the cache still holds belong to a dropped model (or a replaced weight).
+        cache.retain(|(t, _)| !t.is_unique());
+        let same = |t: &FlexTensor| t.storage::<f32>().as_ptr() == w.storage::<f32>().as_ptr() && t.layout() == w.layout();
+        if let Some((_, packed)) = cache.iter().find(|(t, _)| same(t)) {
+            return packed.clone();
+        }
+        let packed: Rc<[f32]> = pack_columns(&values(w), k, n).into();
+        cache.push((w.clone(), packed.clone()));
+        packed
+    })
 }
 
 /// `b` [k, n] row-major as panels of `NR` columns, each `[k][NR]` (zero-padded on the right):
@@ -92,6 +176,7 @@ fn pack_columns(b: &[f32], k: usize, n: usize) -> Vec<f32> {
 }
 
 /// `a` [m, k] · `b` (packed by [`pack_columns`], n columns) + `bias`, row-major [m, n].
+#[cfg_attr(all(target_arch = "wasm32", feature = "relaxed-simd"), target_feature(enable = "relaxed-simd"))]
 fn matmul(a: &[f32], packed: &[f32], bias: Option<&[f32]>, m: usize, k: usize, n: usize) -> Vec<f32> {
     let mut out = vec![0f32; m * n];
     let rows: Vec<&[f32]> = a.chunks_exact(k.max(1)).take(m).collect();
@@ -103,37 +188,45 @@ fn matmul(a: &[f32], packed: &[f32], bias: Option<&[f32]>, m: usize, k: usize, n
         if let Some(bias) = bias {
             init[..cols].copy_from_slice(&bias[col..col + cols]);
         }
-        let mut i = 0;
-        while i + MR <= m {
-            let acc = micro::<MR>(rows[i..i + MR].try_into().expect("MR rows"), panel, k, init);
-            for (r, acc) in acc.iter().enumerate() {
-                out[(i + r) * n + col..][..cols].copy_from_slice(&acc[..cols]);
-            }
-            i += MR;
-        }
-        for i in i..m {
-            let [acc] = micro::<1>(&[rows[i]], panel, k, init);
-            out[i * n + col..][..cols].copy_from_slice(&acc[..cols]);
-        }
+        row_blocks(&rows, panel, k, init, |i, acc| out[i * n + col..][..cols].copy_from_slice(&acc[..cols]));
     }
     out
+}
+
+/// Every row of `rows` times one packed panel, `MR` rows per [`micro`] call and the last few one
+/// at a time; `store(i, acc)` receives row `i`'s `NR` results.
+#[inline(always)]
+fn row_blocks(rows: &[&[f32]], panel: &[f32], k: usize, init: [f32; NR], mut store: impl FnMut(usize, &[f32; NR])) {
+    let mut blocks = rows.chunks_exact(MR);
+    for (block, block_rows) in blocks.by_ref().enumerate() {
+        let acc = micro::<MR>(block_rows.try_into().expect("MR rows"), panel, k, init);
+        acc.iter().enumerate().for_each(|(r, acc)| store(block * MR + r, acc));
+    }
+    let done = rows.len() - blocks.remainder().len();
+    for (r, row) in blocks.remainder().iter().enumerate() {
+        let [acc] = micro::<1>(&[row], panel, k, init);
+        store(done + r, &acc);
+    }
 }
 
 /// `R` rows of `A` (the first `k` values of each) times one packed panel `[k][NR]`, plus `init`.
 #[inline(always)]
 fn micro<const R: usize>(rows: &[&[f32]; R], panel: &[f32], k: usize, init: [f32; NR]) -> [[f32; NR]; R] {
-    let mut acc = [init; R];
+    let mut acc = [[F32x4::load(&init[..4]), F32x4::load(&init[4..])]; R];
     let rows: [&[f32]; R] = std::array::from_fn(|r| &rows[r][..k]);
     for (kk, b) in panel[..k * NR].chunks_exact(NR).enumerate() {
-        let b: &[f32; NR] = b.try_into().expect("NR values");
+        let (b0, b1) = (F32x4::load(&b[..4]), F32x4::load(&b[4..]));
         for r in 0..R {
-            let a = rows[r][kk];
-            for j in 0..NR {
-                acc[r][j] += a * b[j];
-            }
+            let a = F32x4::splat(rows[r][kk]);
+            acc[r] = [acc[r][0].mul_add(a, b0), acc[r][1].mul_add(a, b1)];
         }
     }
-    acc
+    acc.map(|[lo, hi]| {
+        let mut out = [0f32; NR];
+        lo.store(&mut out[..4]);
+        hi.store(&mut out[4..]);
+        out
+    })
 }
 
 /// Causal attention, `softmax(q·kᵀ/√d)·v`, for `q` [B, H, n, d] and `k`, `v` [B, H, keys, d]
@@ -141,6 +234,7 @@ fn micro<const R: usize>(rows: &[&[f32]; R], panel: &[f32], k: usize, init: [f32
 /// itself (the bottom-right convention of burn's `is_causal`). Only those keys are scored, so
 /// the masked half of the square costs nothing. Returns [B, n, H·d]: each token's heads side by
 /// side, as the output projection reads them.
+#[cfg_attr(all(target_arch = "wasm32", feature = "relaxed-simd"), target_feature(enable = "relaxed-simd"))]
 pub fn causal_attention(q: &Tensor<4>, k: &Tensor<4>, v: &Tensor<4>) -> Option<Tensor<3>> {
     let (qp, kp, vp) = (flex(q)?, flex(k)?, flex(v)?);
     let [b, h, n, d] = q.dims();
@@ -171,14 +265,7 @@ pub fn causal_attention(q: &Tensor<4>, k: &Tensor<4>, v: &Tensor<4>) -> Option<T
             let stride = visible.next_multiple_of(NR);
             for p in 0..visible.div_ceil(NR) {
                 let panel = &k_panels[p * d * NR..][..d * NR];
-                let write = |r: usize, acc: &[f32; NR], scores: &mut [f32]| scores[r * stride + p * NR..][..NR].copy_from_slice(acc);
-                if rows == MR {
-                    let acc = micro::<MR>(q_rows[i..i + MR].try_into().expect("MR rows"), panel, d, [0.0; NR]);
-                    acc.iter().enumerate().for_each(|(r, acc)| write(r, acc, &mut scores));
-                } else {
-                    let [acc] = micro::<1>(&[q_rows[i]], panel, d, [0.0; NR]);
-                    write(0, &acc, &mut scores);
-                }
+                row_blocks(&q_rows[i..i + rows], panel, d, [0.0; NR], |r, acc| scores[r * stride + p * NR..][..NR].copy_from_slice(acc));
             }
             for r in 0..rows {
                 let row = &mut scores[r * stride..][..stride];
@@ -191,14 +278,9 @@ pub fn causal_attention(q: &Tensor<4>, k: &Tensor<4>, v: &Tensor<4>) -> Option<T
                 let panel = &v_panels[p * keys * NR..][..keys * NR];
                 let col = p * NR;
                 let cols = NR.min(d - col);
-                let mut store = |r: usize, acc: &[f32; NR]| out[((i + r) * h + head_in_batch) * d + col..][..cols].copy_from_slice(&acc[..cols]);
-                if rows == MR {
-                    let acc = micro::<MR>(p_rows[..MR].try_into().expect("MR rows"), panel, visible, [0.0; NR]);
-                    acc.iter().enumerate().for_each(|(r, acc)| store(r, acc));
-                } else {
-                    let [acc] = micro::<1>(&[p_rows[0]], panel, visible, [0.0; NR]);
-                    store(0, &acc);
-                }
+                row_blocks(&p_rows, panel, visible, [0.0; NR], |r, acc| {
+                    out[((i + r) * h + head_in_batch) * d + col..][..cols].copy_from_slice(&acc[..cols]);
+                });
             }
             i += rows;
         }
@@ -276,7 +358,7 @@ pub fn with_values<const D: usize, R>(t: &Tensor<D>, f: impl FnOnce(&[f32]) -> R
 }
 
 /// `e^x` for f32, branch-free so loops over it vectorise: `2^n · e^f` with `n = round(x / ln 2)`
-/// and a degree-6 polynomial on `|f| ≤ ln 2 / 2` (relative error below 2e-7). NaN stays NaN;
+/// and a degree-6 polynomial on `|f| ≤ ln 2 / 2` (relative error below 3e-7). NaN stays NaN;
 /// below −87.5 the result is 0 (`f32::exp` gives a subnormal there) and above 88.8 it is +∞.
 #[inline(always)]
 pub fn exp(x: f32) -> f32 {
@@ -325,8 +407,8 @@ mod tests {
     use burn::tensor::{Device, Distribution, TensorData};
 
     fn max_diff<const D: usize>(a: Tensor<D>, b: Tensor<D>) -> f32 {
-        let a = a.into_data().to_vec::<f32>().unwrap();
-        let b = b.into_data().to_vec::<f32>().unwrap();
+        let a = a.into_data().try_to_vec::<f32>().unwrap();
+        let b = b.into_data().try_to_vec::<f32>().unwrap();
         assert_eq!(a.len(), b.len());
         a.iter().zip(&b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max)
     }
@@ -349,6 +431,30 @@ mod tests {
         let strided = wide.clone().narrow(2, 4, 10);
         let w = Tensor::<2>::random([10, 9], Distribution::Normal(0.0, 1.0), &device);
         assert!(max_diff(small_linear(&strided, &w, None).unwrap(), strided.matmul(w.unsqueeze())) < 1e-4);
+    }
+
+    #[test]
+    fn packed_weights_follow_their_tensor() {
+        let device = Device::flex();
+        let cached = || PACKED_WEIGHTS.with_borrow(|cache| cache.len());
+        let x = Tensor::<3>::random([1, 9, 16], Distribution::Normal(0.0, 1.0), &device);
+        let w = Tensor::<2>::random([16, 24], Distribution::Normal(0.0, 1.0), &device);
+        let before = cached();
+        let first = small_linear(&x, &w, None).unwrap();
+        let again = small_linear(&x, &w, None).unwrap();
+        assert_eq!(cached(), before + 1, "one weight, packed once");
+        assert_eq!(max_diff(first, again), 0.0);
+        // New values in a new tensor (as after an optimiser step) are packed afresh, never served
+        // stale; the old weight, dropped, leaves the cache on the next call.
+        let updated = w.clone().mul_scalar(2.0);
+        drop(w);
+        let doubled = small_linear(&x, &updated, None).unwrap();
+        assert!(max_diff(doubled, x.clone().matmul(updated.clone().unsqueeze())) < 1e-4);
+        assert_eq!(cached(), before + 1, "the dropped weight was evicted");
+        // A view of the same storage with another layout is a different matrix.
+        let transposed = updated.clone().narrow(1, 0, 16).transpose();
+        let got = small_linear(&x, &transposed, None).unwrap();
+        assert!(max_diff(got, x.matmul(transposed.unsqueeze())) < 1e-4);
     }
 
     #[test]
