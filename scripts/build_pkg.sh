@@ -13,27 +13,31 @@ linked="$target_dir/wasm32-unknown-unknown/wasm-release/modscope-web.wasm"
 opt_flags="-O3 --strip-debug --strip-producers --strip-target-features"
 rm -rf pkg && mkdir -p pkg/models
 
-# Two builds of the one entry, which www/modscope-loader.js chooses between at load: with WebGPU
+# Three builds of the one entry, which www/modscope-loader.js chooses between at load: with WebGPU
 # (features `webgpu`) where the browser offers an adapter, else CPU-only (features `web`: no wgpu
-# and no shader compiler, a quarter of the download).
-build() { # <cargo features> <output name>
+# and no shader compiler, a quarter of the download), with fused multiply-adds (`relaxed-simd`)
+# where the browser validates relaxed SIMD.
+build() { # <cargo features> <output name> [extra wasm-opt flags]
     cargo build --profile wasm-release --target wasm32-unknown-unknown --no-default-features --features "$1" --bin modscope-web
     ./scripts/check_ctors.sh "$linked"
     wasm-bindgen --target web --no-typescript --out-dir pkg --out-name "$2" "$linked"
     # wasm-opt takes minutes on two cores and is deterministic, so its output is kept per input
     # hash: a rebuild whose wasm did not change (a new stylesheet, new weights) reuses it.
     local cache
-    cache="$target_dir/wasm-opt-cache/$( (sha256sum < "pkg/$2_bg.wasm"; echo "$opt_flags") | sha256sum | cut -c1-32).wasm"
+    local flags="$opt_flags ${3:-}"
+    cache="$target_dir/wasm-opt-cache/$( (sha256sum < "pkg/$2_bg.wasm"; echo "$flags") | sha256sum | cut -c1-32).wasm"
     if [ ! -f "$cache" ]; then
         mkdir -p "$(dirname "$cache")"
         # shellcheck disable=SC2086 # the flags are words
-        tests/browser/node_modules/.bin/wasm-opt $opt_flags "pkg/$2_bg.wasm" -o "$cache.tmp"
+        tests/browser/node_modules/.bin/wasm-opt $flags "pkg/$2_bg.wasm" -o "$cache.tmp"
         mv "$cache.tmp" "$cache"
     fi
     cp "$cache" "pkg/$2_bg.wasm"
 }
 build webgpu modscope
 build web modscope_cpu
+# The kernels enable relaxed SIMD per function, so the module's features section does not list it.
+build web,relaxed-simd modscope_cpu_relaxed --enable-relaxed-simd
 
 cp www/modscope-element.js www/modscope-loader.js www/shell.svg pkg/
 cp www/style.css pkg/modscope.css
