@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { ROOT, serve, launch, open, checks } from './lib.mjs';
+import { ROOT, serve, launch, open, checks, routing } from './lib.mjs';
 
 const server = await serve(ROOT);
 const { check, results, failures } = checks();
@@ -12,8 +12,9 @@ const { check, results, failures } = checks();
 const context = await launch({ webgpu: false });
 const { page, problems } = await open(context, `${server.url}/blog/post/www/embed.html`, server.url);
 const tokens = (host) => page.locator(`${host} .grid .tok`);
-const rowsOf = (host) => page.$$eval(`${host} >> css=.grid .tok`, (toks) => toks.map((t) => [...t.querySelectorAll('.cell')]
-  .map((c) => c.classList.contains('dense') ? 'd' : c.classList.contains('on') ? 'x' : '.').join('')));
+const rowsOf = (host) => routing(page, `${host} >> css=.grid .tok`);
+/** The file names requested from the server since its log was last cleared. */
+const fetched = () => server.requests.map((r) => r.split('?')[0].split('/').pop());
 
 await check('an element far below the fold starts only when the reader scrolls near it', async () => {
   // A laptop-sized window of its own: "far" is measured in screens.
@@ -154,21 +155,19 @@ await check('no console errors and no request off the origin', async () => {
 });
 
 await check('without a WebGPU adapter the loader fetched the relaxed-SIMD CPU build and the 8-bit weights, nothing else', async () => {
-  const files = server.requests.map((r) => r.split('?')[0].split('/').pop());
+  const files = fetched();
   assert.ok(files.includes('modscope_cpu_relaxed_bg.wasm'), files.join(' '));
   assert.ok(!files.includes('modscope_bg.wasm') && !files.includes('modscope_cpu_bg.wasm'), `another build was fetched too: ${files.join(' ')}`);
   assert.deepEqual([...new Set(files.filter((f) => f.endsWith('.safetensors')))].sort(), ['dense.q8.safetensors', 'mod.q8.safetensors']);
 });
 
-const routingOf = (p) => p.$$eval('.grid .tok', (toks) => toks.map((t) => [...t.querySelectorAll('.cell')]
-  .map((c) => c.classList.contains('dense') ? 'd' : c.classList.contains('on') ? 'x' : '.').join('')));
 const sample = `${server.url}/blog/post/pkg/index.html?text=${encodeURIComponent('It is a truth universally acknowledged, that a single man in possession of a good fortune, must be in want of a wife.')}`;
 
 await check('where relaxed SIMD is missing the loader falls back to the plain CPU build, which routes the same', async () => {
   const relaxed = await context.newPage();
   await relaxed.goto(sample);
-  await relaxed.locator('.grid .tok').first().waitFor({ timeout: 120000 });
-  const expected = await routingOf(relaxed);
+  await relaxed.locator('#heatmap .tok').first().waitFor({ timeout: 120000 });
+  const expected = await routing(relaxed);
   await relaxed.close();
   // Chromium and Firefox both have relaxed SIMD; Safari does not. This browser is made to refuse
   // it the way such a browser would: every module holding a relaxed-SIMD opcode fails validation.
@@ -177,16 +176,16 @@ await check('where relaxed SIMD is missing the loader falls back to the plain CP
     const validate = WebAssembly.validate;
     WebAssembly.validate = (bytes, ...rest) => {
       const b = new Uint8Array(bytes.buffer ?? bytes);
-      for (let i = 0; i + 1 < b.length; i++) if (b[i] === 0xfd && b[i + 1] >= 0x80 && b[i + 1] <= 0x93 && b[i + 2] === 2) return false;
+      for (let i = 0; i + 2 < b.length; i++) if (b[i] === 0xfd && b[i + 1] >= 0x80 && b[i + 1] <= 0x93 && b[i + 2] === 2) return false;
       return validate(bytes, ...rest);
     };
   });
   server.requests.length = 0;
   const { page: fallback, problems: fallbackProblems } = await open(plain, sample, server.url);
-  await fallback.locator('.grid .tok').first().waitFor({ timeout: 120000 });
-  const files = server.requests.map((r) => r.split('?')[0].split('/').pop());
+  await fallback.locator('#heatmap .tok').first().waitFor({ timeout: 120000 });
+  const files = fetched();
   assert.ok(files.includes('modscope_cpu_bg.wasm') && !files.includes('modscope_cpu_relaxed_bg.wasm'), files.join(' '));
-  assert.deepEqual(await routingOf(fallback), expected, 'the plain and the fused kernels route differently');
+  assert.deepEqual(await routing(fallback), expected, 'the plain and the fused kernels route differently');
   assert.deepEqual(fallbackProblems, []);
   await plain.close();
 });
@@ -198,7 +197,7 @@ await check('with a WebGPU adapter the loader picks the WebGPU build, and the pa
   server.requests.length = 0;
   const { page: full, problems: gpuProblems } = await open(gpu, `${server.url}/blog/post/pkg/index.html?text=Anne%20had%20been`, server.url);
   await full.waitForSelector('.badge[data-backend=webgpu]', { timeout: 120000 });
-  const files = server.requests.map((r) => r.split('?')[0].split('/').pop());
+  const files = fetched();
   assert.ok(files.includes('modscope_bg.wasm') && !files.some((f) => f.startsWith('modscope_cpu')), files.join(' '));
   assert.deepEqual(gpuProblems, []);
   await gpu.close();

@@ -67,9 +67,12 @@ export async function nextRun(page, after = 0, timeout = 60000) {
   return Number(await page.getAttribute('.grid[data-run]', 'data-run'));
 }
 
-/** The heatmap as text: one string per token, one letter per layer (d dense, x processed, . skipped). */
-export function routing(page) {
-  return page.$$eval('#heatmap .tok', (toks) => toks.map((t) => [...t.querySelectorAll('.cell')]
+/**
+ * The heatmap as text: one string per token, one letter per layer (d dense, x processed, . skipped).
+ * `tokens` selects the heatmap's token columns (the page's own by default).
+ */
+export function routing(page, tokens = '#heatmap .tok') {
+  return page.$$eval(tokens, (toks) => toks.map((t) => [...t.querySelectorAll('.cell')]
     .map((c) => c.classList.contains('dense') ? 'd' : c.classList.contains('on') ? 'x' : '.').join('')));
 }
 
