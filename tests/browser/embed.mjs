@@ -190,6 +190,33 @@ await check('where relaxed SIMD is missing the loader falls back to the plain CP
   await plain.close();
 });
 
+await check("the full page's first screen draws text only in font sizes the loader warmed up while downloading", async () => {
+  const full = await context.newPage();
+  await full.setViewportSize({ width: 1200, height: 1400 });
+  await full.goto(`${server.url}/blog/post/pkg/index.html`);
+  await full.locator('#heatmap .tok').first().waitFor({ timeout: 120000 });
+  const missing = await full.evaluate(async () => {
+    const { FONT_STRIKES } = await import('./modscope-loader.js');
+    const warmed = FONT_STRIKES.map(([family, size, weight, style = 'normal']) => ({ family, size: parseFloat(size), weight: String(weight), style }));
+    const missing = new Set();
+    for (const el of document.querySelectorAll('body *')) {
+      const hasText = [...el.childNodes].some((n) => n.nodeType === Node.TEXT_NODE && n.textContent.trim());
+      const box = el.getBoundingClientRect();
+      if (!hasText || box.height === 0 || box.top > innerHeight || getComputedStyle(el).visibility === 'hidden') continue;
+      const c = getComputedStyle(el);
+      // SVG text is drawn at its font size times the drawing's scale.
+      const size = parseFloat(c.fontSize) * (el instanceof SVGElement ? el.getScreenCTM()?.a ?? 1 : 1);
+      const strike = { family: c.fontFamily, size, weight: c.fontWeight, style: c.fontStyle };
+      if (!warmed.some((w) => w.family === strike.family && Math.abs(w.size - size) < 0.01 && w.weight === strike.weight && w.style === strike.style)) {
+        missing.add(`${strike.style} ${strike.weight} ${size.toFixed(5)}px ${strike.family} (${el.tagName.toLowerCase()}.${el.getAttribute('class') ?? ''})`);
+      }
+    }
+    return [...missing];
+  });
+  await full.close();
+  assert.deepEqual(missing, [], 'add these to FONT_STRIKES in www/modscope-loader.js');
+});
+
 await context.close();
 
 await check('with a WebGPU adapter the loader picks the WebGPU build, and the page runs on WebGPU', async () => {
