@@ -119,10 +119,10 @@ pub fn linear(x: &Tensor<3>, weight: &Tensor<2>, bias: Option<&Tensor<1>>) -> Op
     if !cfg!(target_arch = "wasm32") {
         return None;
     }
-    small_linear(x, weight, bias)
+    packed_linear(x, weight, bias)
 }
 
-fn small_linear(x: &Tensor<3>, weight: &Tensor<2>, bias: Option<&Tensor<1>>) -> Option<Tensor<3>> {
+fn packed_linear(x: &Tensor<3>, weight: &Tensor<2>, bias: Option<&Tensor<1>>) -> Option<Tensor<3>> {
     let (xp, wp) = (flex(x)?, flex(weight)?);
     let bias = match bias {
         Some(b) => Some(flex(b)?),
@@ -422,15 +422,15 @@ mod tests {
             let w = Tensor::<2>::random([k, n], Distribution::Normal(0.0, 1.0), &device);
             let bias = Tensor::<1>::random([n], Distribution::Normal(0.0, 1.0), &device);
             let expected = x.clone().matmul(w.clone().unsqueeze()) + bias.clone().unsqueeze();
-            let got = small_linear(&x, &w, Some(&bias)).expect("plain Flex tensors");
+            let got = packed_linear(&x, &w, Some(&bias)).expect("plain Flex tensors");
             assert!(max_diff(got, expected.clone()) < 1e-3 * (k as f32).sqrt(), "{rows}×{k}×{n}");
-            let no_bias = small_linear(&x, &w, None).unwrap();
+            let no_bias = packed_linear(&x, &w, None).unwrap();
             assert!(max_diff(no_bias + bias.unsqueeze(), expected) < 1e-3 * (k as f32).sqrt());
         }
         let wide = Tensor::<3>::random([1, 6, 20], Distribution::Normal(0.0, 1.0), &device);
         let strided = wide.clone().narrow(2, 4, 10);
         let w = Tensor::<2>::random([10, 9], Distribution::Normal(0.0, 1.0), &device);
-        assert!(max_diff(small_linear(&strided, &w, None).unwrap(), strided.matmul(w.unsqueeze())) < 1e-4);
+        assert!(max_diff(packed_linear(&strided, &w, None).unwrap(), strided.matmul(w.unsqueeze())) < 1e-4);
     }
 
     #[test]
@@ -440,20 +440,20 @@ mod tests {
         let x = Tensor::<3>::random([1, 9, 16], Distribution::Normal(0.0, 1.0), &device);
         let w = Tensor::<2>::random([16, 24], Distribution::Normal(0.0, 1.0), &device);
         let before = cached();
-        let first = small_linear(&x, &w, None).unwrap();
-        let again = small_linear(&x, &w, None).unwrap();
+        let first = packed_linear(&x, &w, None).unwrap();
+        let again = packed_linear(&x, &w, None).unwrap();
         assert_eq!(cached(), before + 1, "one weight, packed once");
         assert_eq!(max_diff(first, again), 0.0);
         // New values in a new tensor (as after an optimiser step) are packed afresh, never served
         // stale; the old weight, dropped, leaves the cache on the next call.
         let updated = w.clone().mul_scalar(2.0);
         drop(w);
-        let doubled = small_linear(&x, &updated, None).unwrap();
+        let doubled = packed_linear(&x, &updated, None).unwrap();
         assert!(max_diff(doubled, x.clone().matmul(updated.clone().unsqueeze())) < 1e-4);
         assert_eq!(cached(), before + 1, "the dropped weight was evicted");
         // A view of the same storage with another layout is a different matrix.
         let transposed = updated.clone().narrow(1, 0, 16).transpose();
-        let got = small_linear(&x, &transposed, None).unwrap();
+        let got = packed_linear(&x, &transposed, None).unwrap();
         assert!(max_diff(got, x.matmul(transposed.unsqueeze())) < 1e-4);
     }
 
@@ -531,7 +531,7 @@ mod tests {
         let device = Device::flex();
         let x = Tensor::<3>::from_data(TensorData::new(vec![1f32; 6], [1, 2, 3]), &device);
         let w = Tensor::<2>::from_data(TensorData::new(vec![1f32; 8], [4, 2]), &device);
-        assert!(small_linear(&x, &w, None).is_none(), "mismatched inner dimensions fall back to burn");
+        assert!(packed_linear(&x, &w, None).is_none(), "mismatched inner dimensions fall back to burn");
         let q = Tensor::<4>::zeros([1, 1, 5, 4], &device);
         let k = Tensor::<4>::zeros([1, 1, 3, 4], &device);
         assert!(causal_attention(&q, &k, &k).is_none(), "fewer keys than queries");

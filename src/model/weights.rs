@@ -59,23 +59,28 @@ fn hex(bytes: &[u8]) -> String {
 }
 
 /// Where a weights file's tensor bytes start (what its recorded SHA-256 covers), for callers
-/// that hash them with [`load_weights_with_digest`].
+/// that hash them with [`load_weights_with_digest`]. Reads only the header's length: the loader
+/// reads its JSON.
 pub fn tensor_bytes_start(bytes: &[u8]) -> Result<usize, ModelError> {
-    let (_, data) = split(bytes)?;
-    Ok(bytes.len() - data.len())
+    Ok(8 + header_len(bytes)?)
 }
 
-/// Splits a safetensors file into its header JSON and its tensor bytes.
-fn split(bytes: &[u8]) -> Result<(Header, &[u8]), ModelError> {
+/// The length of a safetensors file's JSON header, checked against the file's size.
+fn header_len(bytes: &[u8]) -> Result<usize, ModelError> {
     let len_bytes: [u8; 8] = bytes
         .get(..8)
         .and_then(|b| b.try_into().ok())
         .ok_or_else(|| weights_error("file is shorter than a safetensors header"))?;
     let claimed = u64::from_le_bytes(len_bytes);
-    let len = usize::try_from(claimed)
+    usize::try_from(claimed)
         .ok()
         .filter(|len| len.checked_add(8).is_some_and(|end| end <= bytes.len()))
-        .ok_or_else(|| weights_error(format!("header claims {claimed} bytes but the file is {} bytes", bytes.len())))?;
+        .ok_or_else(|| weights_error(format!("header claims {claimed} bytes but the file is {} bytes", bytes.len())))
+}
+
+/// Splits a safetensors file into its header JSON and its tensor bytes.
+fn split(bytes: &[u8]) -> Result<(Header, &[u8]), ModelError> {
+    let len = header_len(bytes)?;
     let (header, data) = bytes[8..].split_at(len);
     let header: serde_json::Value = serde_json::from_slice(header).map_err(|e| weights_error(format!("header is not JSON: {e}")))?;
     let serde_json::Value::Object(header) = header else {
