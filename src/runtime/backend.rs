@@ -11,10 +11,19 @@ pub enum BackendKind {
     Vulkan,
 }
 
+/// In the browser the CPU's name says which of the bundle's CPU builds the loader chose: matrix
+/// kernels with fused multiply-adds (relaxed SIMD) or plain SIMD128, which time differently.
+#[cfg(all(target_arch = "wasm32", feature = "relaxed-simd"))]
+const CPU_LABEL: &str = "CPU (burn Flex, relaxed SIMD)";
+#[cfg(all(target_arch = "wasm32", not(feature = "relaxed-simd")))]
+const CPU_LABEL: &str = "CPU (burn Flex, SIMD128)";
+#[cfg(not(target_arch = "wasm32"))]
+const CPU_LABEL: &str = "CPU (burn Flex)";
+
 impl BackendKind {
     pub fn label(self) -> &'static str {
         match self {
-            BackendKind::Cpu => "CPU (burn Flex)",
+            BackendKind::Cpu => CPU_LABEL,
             BackendKind::WebGpu => "WebGPU",
             BackendKind::Vulkan => "Vulkan (wgpu)",
         }

@@ -168,6 +168,7 @@ await check('where relaxed SIMD is missing the loader falls back to the plain CP
   await relaxed.goto(sample);
   await relaxed.locator('#heatmap .tok').first().waitFor({ timeout: 120000 });
   const expected = await routing(relaxed);
+  assert.equal(await relaxed.textContent('.badge-name'), 'CPU (burn Flex, relaxed SIMD)', 'the badge names the build that loaded');
   await relaxed.close();
   // Chromium and Firefox both have relaxed SIMD; Safari does not. This browser is made to refuse
   // it the way such a browser would: every module holding a relaxed-SIMD opcode fails validation.
@@ -186,6 +187,7 @@ await check('where relaxed SIMD is missing the loader falls back to the plain CP
   const files = fetched();
   assert.ok(files.includes('modscope_cpu_bg.wasm') && !files.includes('modscope_cpu_relaxed_bg.wasm'), files.join(' '));
   assert.deepEqual(await routing(fallback), expected, 'the plain and the fused kernels route differently');
+  assert.equal(await fallback.textContent('.badge-name'), 'CPU (burn Flex, SIMD128)');
   assert.deepEqual(fallbackProblems, []);
   await plain.close();
 });
