@@ -10,7 +10,7 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import zlib from 'node:zlib';
-import { ROOT, serve, launch, open, nextRun } from './lib.mjs';
+import { ROOT, serve, launch, open, nextRun, passageOf } from './lib.mjs';
 
 const dir = path.join(ROOT, process.argv.slice(2).find((a) => !a.startsWith('--')) ?? 'dist');
 const server = await serve(dir);
@@ -19,10 +19,6 @@ const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const spread = (xs) => { const s = [...xs].sort((a, b) => a - b); return [s[Math.floor(s.length / 4)], s[Math.floor(3 * s.length / 4)]]; };
 const gzipSize = (file) => zlib.gzipSync(fs.readFileSync(file), { level: 9 }).length;
 
-// Texts of exactly n tokens are hard to type; these are close and the page reports the count.
-const words = 'It is a truth universally acknowledged that a single man in possession of a good fortune must be in want of a wife '.split(' ');
-// About 1.37 tokens a word with this text; the page reports the exact count and ORT runs at it.
-const textOf = (n) => Array.from({ length: Math.round(n / 1.37) }, (_, i) => words[i % (words.length - 1)]).join(' ');
 
 /** Types a letter `rounds` times; per keystroke, the time to the new heatmap and the page's model times. */
 async function keystrokes(page, base, rounds = 15) {
@@ -104,7 +100,7 @@ for (const webgpu of process.argv.includes('--cpu') ? [false] : [false, true]) {
   r.wasm_bytes = wasm.reduce((sum, f) => sum + fs.statSync(f).size, 0);
   r.wasm_gzip_bytes = wasm.reduce((sum, f) => sum + gzipSize(f), 0);
   for (const n of [64, 256]) {
-    const text = textOf(n);
+    const text = passageOf(n);
     const run = Number(await page.getAttribute('.grid', 'data-run'));
     await page.fill('#text', text);
     await nextRun(page, run);
@@ -141,7 +137,7 @@ for (const webgpu of process.argv.includes('--cpu') ? [false] : [false, true]) {
   try {
     for (let i = 1; i <= 200; i++) {
       const run = Number(await page.getAttribute('.grid', 'data-run'));
-      await page.fill('#text', `${textOf(64)} ${i}`);
+      await page.fill('#text', `${passageOf(64)} ${i}`);
       await nextRun(page, run);
       if (i % 20 === 0 || i === 1) memory[i] = (await page.evaluate(() => window.wasmBindings.memory_bytes())) / 2 ** 20;
     }
@@ -151,7 +147,7 @@ for (const webgpu of process.argv.includes('--cpu') ? [false] : [false, true]) {
   r.wasm_memory_mb = memory;
   r.wasm_memory_growth_20_to_200 = memory[200] / memory[20] - 1;
   if (!r.memory_runs_failed) {
-    await page.fill('#text', textOf(64));
+    await page.fill('#text', passageOf(64));
     await page.click('#generate');
     await page.waitForFunction(() => document.querySelectorAll('#gen-grid .tok').length >= 32, null, { timeout: 300000 });
     r.generation = await page.textContent('#gen-speed');

@@ -60,6 +60,15 @@ export async function open(context, url, origin) {
   return { page, problems };
 }
 
+/** The words of the sample passage the benchmarks and traces type. */
+export const SAMPLE_WORDS = 'It is a truth universally acknowledged that a single man in possession of a good fortune must be in want of a wife'.split(' ');
+
+/**
+ * About `tokens` tokens of the sample passage (1.37 tokens a word in the model's vocabulary):
+ * texts of exactly n tokens are hard to type, and the page reports the count it got.
+ */
+export const passageOf = (tokens) => Array.from({ length: Math.round(tokens / 1.37) }, (_, i) => SAMPLE_WORDS[i % SAMPLE_WORDS.length]).join(' ');
+
 /** Waits until the page has rendered a run newer than `after`, and returns its number. */
 export async function nextRun(page, after = 0, timeout = 60000) {
   await page.waitForFunction((n) => Number(document.querySelector('.grid[data-run]')?.dataset.run ?? 0) > n

@@ -5,10 +5,9 @@
 //   node tests/browser/soak.mjs [--webgpu]     (after `trunk build --release --offline`)
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import { ROOT, serve, launch, open, nextRun } from './lib.mjs';
+import { ROOT, serve, launch, open, nextRun, SAMPLE_WORDS } from './lib.mjs';
 
 const server = await serve(path.join(ROOT, 'dist'));
-const words = 'It is a truth universally acknowledged that a single man in possession of a good fortune must be in want of a wife'.split(' ');
 const memory = (page) => page.evaluate(() => window.wasmBindings.memory_bytes());
 const results = [];
 let failed = 0;
@@ -23,7 +22,7 @@ async function soak(webgpu, runs) {
     for (let i = 1; i <= runs; i++) {
       const run = Number(await page.getAttribute('.grid', 'data-run'));
       // Lengths cycle through 8..64 words so every shape the page meets comes back again.
-      await page.fill('#text', `${words.slice(0, 8 + (i * 7) % 16).join(' ')} ${i}`.repeat(1 + i % 4));
+      await page.fill('#text', `${SAMPLE_WORDS.slice(0, 8 + (i * 7) % 16).join(' ')} ${i}`.repeat(1 + i % 4));
       await nextRun(page, run, 120000);
       if (i === runs / 10 || i % (runs / 5) === 0) {
         samples[i] = await memory(page);
