@@ -10,7 +10,7 @@ use wasm_bindgen::JsCast;
 use super::PageState;
 use super::engine::RunResult;
 use crate::model::{RoutingMode, RoutingTrace, capacity_k};
-use crate::runtime::figure::{LABELS_PX, column_px, lines, visible, weight_colour, xml_escape};
+use crate::runtime::figure::{LABELS_PX, column_px, lines, visible, weight_colour};
 
 /// Whether the causal predictor (p > 0.5) and top-k at the trace's capacity disagree on a cell.
 pub fn disagrees(trace: &RoutingTrace, layer: usize, token: usize) -> bool {
@@ -145,12 +145,11 @@ struct Pointed {
     y: f64,
 }
 
-/// Points `pointer` at `cell`, which the mouse entered.
-fn point_at(pointer: RwSignal<Option<Pointed>>, cell: &web_sys::Element, token: usize, layer: Option<usize>) {
-    let r = cell.get_bounding_client_rect();
-    let pointed = Pointed { token, layer, x: r.left() + r.width() / 2.0, y: r.bottom() };
-    if pointer.get_untracked() != Some(pointed) {
-        pointer.set(Some(pointed));
+/// Points `pointer` at the cell the mouse entered.
+fn point_at(pointer: RwSignal<Option<Pointed>>, ev: &web_sys::MouseEvent, token: usize, layer: Option<usize>) {
+    if let Some(cell) = ev.current_target().and_then(|t| t.dyn_into::<web_sys::Element>().ok()) {
+        let r = cell.get_bounding_client_rect();
+        pointer.set(Some(Pointed { token, layer, x: r.left() + r.width() / 2.0, y: r.bottom() }));
     }
 }
 
@@ -164,33 +163,82 @@ fn Grid(
     pointer: RwSignal<Option<Pointed>>,
 ) -> impl IntoView {
     let page = expect_context::<PageState>();
-    let trace = &result.routed.trace;
+    let trace = result.routed.trace.clone();
     let tokens = trace.tokens;
     let k = capacity_k(trace.capacity, tokens);
+    let depth = trace.routed_depth();
+    let labels: Vec<String> = result.pieces.iter().map(|p| visible(p)).collect();
     let visible_layers: Vec<usize> = trace.layers.iter().filter(|l| l.routed || show_dense).map(|l| l.layer).collect();
+    let label_layers = visible_layers.clone();
+    // The selected cell (a deep link's, or the keyboard's before this run) keeps its ring.
+    let selected = page.selected.get_untracked();
+    let ring = move |class: &str, cell: (usize, Option<usize>)| if selected == Some(cell) { format!("{class} active") } else { class.to_string() };
     let n_routed = trace.layers.iter().filter(|l| l.routed).count();
-    // Thousands of cells: written as one HTML string the browser parses at once (as DOM calls
-    // from wasm, one per attribute and listener, they held the page for ~100 ms per run), with one
-    // listener for the pointer on the whole grid.
-    let cells = grid_html(&result, width, dark, &visible_layers, show_disagreement, page.selected.get_untracked());
-    let on_pointer = move |ev: web_sys::MouseEvent| {
-        let Some(target) = ev.target().and_then(|t| t.dyn_into::<web_sys::Element>().ok()) else { return };
-        let Some(token) = target.closest(".tok").ok().flatten().and_then(|c| c.get_attribute("data-t")).and_then(|t| t.parse().ok()) else { return };
-        let cell = target.closest("[data-l], .tok-text").ok().flatten();
-        let layer = cell.as_ref().and_then(|c| c.get_attribute("data-l")).and_then(|l| l.parse().ok());
-        if page.selected.get_untracked() != Some((token, layer)) {
-            page.selected.set(Some((token, layer)));
-        }
-        if let Some(cell) = cell {
-            point_at(pointer, &cell, token, layer);
-        }
-    };
-    let on_click = move |ev: web_sys::MouseEvent| {
-        let column = ev.target().and_then(|t| t.dyn_into::<web_sys::Element>().ok()).and_then(|t| t.closest(".tok").ok().flatten());
-        if let Some(token) = column.and_then(|c| c.get_attribute("data-t")).and_then(|t| t.parse().ok()) {
-            page.selected.set(Some((token, None)));
+    let row_labels: Vec<(String, bool)> = label_layers
+        .iter()
+        .map(|&l| {
+            let layer = &trace.layers[l];
+            if layer.routed { (format!("L{l} · k {}", layer.processed_count()), true) } else { (format!("L{l} dense"), false) }
+        })
+        .collect();
+    let label_column = move || {
+        let rows = row_labels
+            .iter()
+            .map(|(text, routed)| view! { <span class=if *routed { "row-label" } else { "row-label dense" }>{text.clone()}</span> })
+            .collect_view();
+        view! {
+            <div class="hm-labels" aria-hidden="true" style=format!("width:{LABELS_PX}px")>
+                <span class="row-label text">"token"</span>
+                {rows}
+                <span class="row-label depth-label">"depth"</span>
+            </div>
         }
     };
+    let line_views = lines(&labels, width)
+        .into_iter()
+        .map(|range| {
+            let columns = range
+                .map(|i| {
+                    let cells = label_layers
+                        .iter()
+                        .map(|&l| {
+                            let layer = &trace.layers[l];
+                            let (class, style) = match (layer.routed, layer.processed[i]) {
+                                (false, _) => ("cell dense", String::new()),
+                                (true, true) => ("cell on", format!("background:{}", weight_colour(layer.router_weight[i], dark))),
+                                (true, false) => ("cell skipped", String::new()),
+                            };
+                            let class = if show_disagreement && disagrees(&trace, l, i) { format!("{class} disagree") } else { class.to_string() };
+                            let class = ring(&class, (i, Some(l)));
+                            let label = cell_label(&trace, l, i);
+                            view! {
+                                <span class=class style=style id=cell_id(i, l + 1) role="gridcell" aria-label=label
+                                    on:mouseenter=move |ev| {
+                                        page.selected.set(Some((i, Some(l))));
+                                        point_at(pointer, &ev, i, Some(l));
+                                    }></span>
+                            }
+                        })
+                        .collect_view();
+                    let name = token_label(&trace, i, &result.pieces[i]);
+                    view! {
+                        <div class="tok" role="row" aria-rowindex=i + 1 style=format!("width:{}px", column_px(&labels[i]))
+                            on:mouseenter=move |_| page.selected.set(Some((i, None)))
+                            on:click=move |_| page.selected.set(Some((i, None)))>
+                            <span class=ring("tok-text", (i, None)) role="rowheader" id=cell_id(i, 0) aria-label=name
+                                on:mouseenter=move |ev| {
+                                    page.selected.set(Some((i, None)));
+                                    point_at(pointer, &ev, i, None);
+                                }>{labels[i].clone()}</span>
+                            {cells}
+                            <span class="depth" aria-hidden="true">{depth[i]}</span>
+                        </div>
+                    }
+                })
+                .collect_view();
+            view! { <div class="hm-line" role="rowgroup">{label_column()}{columns}</div> }
+        })
+        .collect_view();
     // Keyboard: one Tab stop; arrows move the active cell (announced through
     // aria-activedescendant), Home/End go to the first/last token. Row 0 is the token's text.
     let rows = visible_layers.len();
@@ -239,65 +287,11 @@ fn Grid(
     view! {
         <div class="grid" class:stale=stale data-run=move || page.runs.get() role="grid" tabindex="0"
             aria-label="Routing heatmap" aria-description=description aria-rowcount=tokens
-            aria-activedescendant=active_id on:keydown=on_key on:mouseover=on_pointer on:click=on_click
-            on:mouseleave=move |_| pointer.set(None) on:scroll=move |_| pointer.set(None) inner_html=cells>
+            aria-activedescendant=active_id on:keydown=on_key
+            on:mouseleave=move |_| pointer.set(None) on:scroll=move |_| pointer.set(None)>
+            {line_views}
         </div>
     }
-}
-
-/// The grid's lines as HTML: per line the layer labels, then one column per token (`data-t`): its
-/// text, a cell per layer in `layers` (`data-l`), its routed depth. `selected` keeps its ring.
-fn grid_html(result: &RunResult, width: f64, dark: bool, layers: &[usize], show_disagreement: bool, selected: Option<(usize, Option<usize>)>) -> String {
-    use std::fmt::Write;
-    let trace = &result.routed.trace;
-    let depth = trace.routed_depth();
-    let labels: Vec<String> = result.pieces.iter().map(|p| visible(p)).collect();
-    let active = |cell: (usize, Option<usize>)| if selected == Some(cell) { " active" } else { "" };
-    let mut label_column = format!(r#"<div class="hm-labels" aria-hidden="true" style="width:{LABELS_PX}px"><span class="row-label text">token</span>"#);
-    for &l in layers {
-        let layer = &trace.layers[l];
-        let _ = match layer.routed {
-            true => write!(label_column, r#"<span class="row-label">L{l} · k {}</span>"#, layer.processed_count()),
-            false => write!(label_column, r#"<span class="row-label dense">L{l} dense</span>"#),
-        };
-    }
-    label_column.push_str(r#"<span class="row-label depth-label">depth</span></div>"#);
-    let mut html = String::with_capacity(trace.tokens * (200 + 160 * layers.len()));
-    for range in lines(&labels, width) {
-        html.push_str(r#"<div class="hm-line" role="rowgroup">"#);
-        html.push_str(&label_column);
-        for i in range {
-            let _ = write!(
-                html,
-                r#"<div class="tok" role="row" data-t="{i}" aria-rowindex="{}" style="width:{}px"><span class="tok-text{}" role="rowheader" id="{}" aria-label="{}">{}</span>"#,
-                i + 1,
-                column_px(&labels[i]),
-                active((i, None)),
-                cell_id(i, 0),
-                xml_escape(&token_label(trace, i, &result.pieces[i])),
-                xml_escape(&labels[i]),
-            );
-            for &l in layers {
-                let layer = &trace.layers[l];
-                let (class, style) = match (layer.routed, layer.processed[i]) {
-                    (false, _) => ("cell dense", String::new()),
-                    (true, true) => ("cell on", format!(r#" style="background:{}""#, weight_colour(layer.router_weight[i], dark))),
-                    (true, false) => ("cell skipped", String::new()),
-                };
-                let disagree = if show_disagreement && disagrees(trace, l, i) { " disagree" } else { "" };
-                let _ = write!(
-                    html,
-                    r#"<span class="{class}{disagree}{}"{style} data-l="{l}" id="{}" role="gridcell" aria-label="{}"></span>"#,
-                    active((i, Some(l))),
-                    cell_id(i, l + 1),
-                    xml_escape(&cell_label(trace, l, i)),
-                );
-            }
-            let _ = write!(html, r#"<span class="depth" aria-hidden="true">{}</span></div>"#, depth[i]);
-        }
-        html.push_str("</div>");
-    }
-    html
 }
 
 /// The "highlighter" view for long passages: the text as it reads (spaces and line breaks kept),
