@@ -40,7 +40,7 @@ pub fn TextInput() -> impl IntoView {
             <button class="run" on:click=move |_| schedule_run(page, 0)>"Run"</button>
         })}
         <p id="window-note" class="note">
-            {move || page.result.with(|r| match r {
+            {move || page.routing.with(|r| match r {
                 Some(r) if r.window.dropped > 0 => format!(
                     "The text is {} tokens; the model's context is {}, so it sees the last {} (the first {} are not shown).",
                     r.window.dropped + r.window.tokens.len(), r.window.tokens.len(), r.window.tokens.len(), r.window.dropped),
@@ -56,10 +56,11 @@ pub fn StatusLine() -> impl IntoView {
     let page = expect_context::<PageState>();
     view! {
         <div class="status" role="status" aria-live="polite" data-status=move || match page.status.get() {
-            Status::Loading(_) => "loading", Status::Running => "running", Status::Ready => "ready", Status::Failed(_) => "failed" }>
+            Status::Loading(_) => "loading", Status::Running => "running", Status::Comparing => "comparing", Status::Ready => "ready", Status::Failed(_) => "failed" }>
             {move || match page.status.get() {
                 Status::Loading(s) => view! { <span class="spinner" aria-hidden="true"></span>{s} }.into_any(),
                 Status::Running => view! { <span>"Running…"</span> }.into_any(),
+                Status::Comparing => view! { <span>"Heatmap up to date; the dense twin is finishing for the comparison…"</span> }.into_any(),
                 Status::Ready => view! { <span>"Up to date."</span> }.into_any(),
                 Status::Failed(e) => {
                     // The first clause says what failed; the cause (file, HTTP status, check) is
@@ -126,7 +127,7 @@ pub fn RoutingControls() -> impl IntoView {
     // "12.5% → each routed block processes k = 13 of 103 tokens", live with the text.
     let capacity_words = move || {
         let c = page.settings.with(|s| s.capacity);
-        match page.result.with(|r| r.as_ref().map(|r| r.window.tokens.len())) {
+        match page.routing.with(|r| r.as_ref().map(|r| r.window.tokens.len())) {
             Some(t) => format!("{:.1}% → each routed block processes k = {} of {t} tokens", c * 100.0, crate::model::capacity_k(c, t)),
             None => format!("{:.1}%", c * 100.0),
         }

@@ -40,6 +40,8 @@ struct Engine {
 pub struct Workers {
     routed: ModelWorker,
     dense: ModelWorker,
+    /// Set once a run has finished in both: the module's code is compiled by then.
+    warm: Cell<bool>,
 }
 
 thread_local! {
@@ -57,18 +59,33 @@ thread_local! {
     static WEBGPU_DEVICE: RefCell<Option<Result<Device, String>>> = const { RefCell::new(None) };
 }
 
-/// One run of both models over the current text, as the components draw it.
+/// The MoD model's run over the current text: everything the heatmap and the routing panels draw,
+/// shown as soon as it arrives, before the dense twin has finished.
 #[derive(Clone, Debug)]
-pub struct RunResult {
+pub struct Routing {
     pub pieces: Vec<String>,
     pub window: Window,
     pub routed: Analysis,
-    pub dense: Analysis,
     pub backend: BackendKind,
     /// The CPU path ran in two workers, in parallel (else on the page's own thread).
     pub in_workers: bool,
     pub routed_top5: Vec<(String, f32)>,
+}
+
+/// One run of both models over the current text: the routing and the dense twin it is compared
+/// with (FLOPs, time, next-token predictions).
+#[derive(Clone, Debug)]
+pub struct RunResult {
+    pub routing: Arc<Routing>,
+    pub dense: Analysis,
     pub dense_top5: Vec<(String, f32)>,
+}
+
+impl std::ops::Deref for RunResult {
+    type Target = Routing;
+    fn deref(&self) -> &Routing {
+        &self.routing
+    }
 }
 
 pub fn now_ms() -> f64 {
@@ -293,7 +310,7 @@ pub async fn workers() -> Result<Rc<Workers>, String> {
         let (r, d) = futures_util::future::join(routed.load(&routed_bytes), dense.load(&dense_bytes)).await;
         r.map_err(|e| format!("Could not load {ROUTED_FILE}: {e}"))?;
         d.map_err(|e| format!("Could not load {DENSE_FILE}: {e}"))?;
-        Ok(Rc::new(Workers { routed, dense }))
+        Ok(Rc::new(Workers { routed, dense, warm: Cell::new(false) }))
     }
     .await;
     ENGINE.with(|e| {
@@ -312,10 +329,10 @@ async fn spawn_pair() -> Result<(ModelWorker, ModelWorker), String> {
 }
 
 /// Starts the CPU path's two workers now, so that they instantiate the module while the weights
-/// download; [`workers`] takes them over. The CPU-only build calls it as it starts loading: it
-/// always runs the models in workers.
+/// download; [`workers`] takes them over. The CPU-only build, which always runs the models in
+/// workers, calls it before the page is mounted, and as loading starts (for `<mod-demo>`).
 #[cfg(not(feature = "webgpu"))]
-fn boot_workers() {
+pub fn boot_workers() {
     let running = ENGINE.with(|e| e.borrow().as_ref().is_some_and(|e| e.workers.is_some()));
     if running || BOOTING.with(Cell::get) || BOOTED.with(|b| b.borrow().is_some()) {
         return;
@@ -350,8 +367,15 @@ pub enum Input<'a> {
 }
 
 /// Runs both models over the input on the `kind` backend: on the CPU in the two workers when they
-/// run, else (WebGPU, or no workers) on this thread, one model after the other.
-pub async fn run(kind: BackendKind, input: Input<'_>, capacity: f64, causal: bool) -> Result<Arc<RunResult>, String> {
+/// run, else (WebGPU, or no workers) on this thread, one model after the other. `on_routing` gets
+/// the MoD model's run as soon as it is known, while the dense twin may still be running.
+pub async fn run(
+    kind: BackendKind,
+    input: Input<'_>,
+    capacity: f64,
+    causal: bool,
+    on_routing: impl FnOnce(Arc<Routing>),
+) -> Result<Arc<RunResult>, String> {
     let context = ENGINE.with(|e| e.borrow().as_ref().map(|e| e.context)).ok_or("the models are not loaded yet")?;
     let (win, pieces) = with_tokenizer(|t| {
         let w = match input {
@@ -367,33 +391,41 @@ pub async fn run(kind: BackendKind, input: Input<'_>, capacity: f64, causal: boo
     }
     let mode = if causal { RoutingMode::Causal } else { RoutingMode::TopK { capacity } };
     let dense_mode = RoutingMode::TopK { capacity: 1.0 };
+    let top = |a: &Analysis| with_tokenizer(|t| a.top5.iter().map(|&(id, p)| (t.token_text(id), p)).collect()).unwrap_or_default();
     let workers = if kind == BackendKind::Cpu { workers().await.ok() } else { None };
-    let (routed, dense) = match &workers {
+    let in_workers = workers.is_some();
+    let routing = |routed: Analysis| Arc::new(Routing { routed_top5: top(&routed), pieces, window: win.clone(), routed, backend: kind, in_workers });
+    let (routing, dense) = match &workers {
         Some(w) => {
-            let (routed, dense) = (w.routed.analyse(&win.tokens, mode)?, w.dense.analyse(&win.tokens, dense_mode)?);
-            let both = js_sys::Array::of2(&routed.into(), &dense.into());
-            let replies: js_sys::Array = JsFuture::from(js_sys::Promise::all(&both))
-                .await
-                .map_err(js_error)?
-                .unchecked_into();
-            (parse_analysed(&replies.get(0))?, parse_analysed(&replies.get(1))?)
+            // Warm, both requests go out at once (one core each); the MoD model, with fewer
+            // FLOPs, usually answers first. Cold (the first run), V8 compiles each wasm function
+            // on its first call, and two workers compiling the same code at once on two cores
+            // delay the heatmap: the dense twin starts when the MoD model has answered, and then
+            // finds the code compiled (measured: first heatmap ~100 ms sooner, and the
+            // comparison sooner too).
+            let warm = w.warm.get();
+            let routed = w.routed.analyse(&win.tokens, mode)?;
+            let dense = if warm { Some(w.dense.analyse(&win.tokens, dense_mode)?) } else { None };
+            let routed = parse_analysed(&JsFuture::from(routed).await.map_err(js_error)?)?;
+            let routing = routing(routed);
+            on_routing(routing.clone());
+            let dense = match dense {
+                Some(dense) => dense,
+                None => w.dense.analyse(&win.tokens, dense_mode)?,
+            };
+            let dense = parse_analysed(&JsFuture::from(dense).await.map_err(js_error)?)?;
+            w.warm.set(true);
+            (routing, dense)
         }
         None => {
             let models = models(kind).await?;
             let routed = analyse(&models.routed, &win.tokens, mode, &models.device, &now_ms).await.map_err(|e| e.to_string())?;
-            let dense = analyse(&models.dense, &win.tokens, dense_mode, &models.device, &now_ms).await.map_err(|e| e.to_string())?;
-            (routed, dense)
+            let routing = routing(routed);
+            on_routing(routing.clone());
+            // Lets the page draw the heatmap before the dense twin takes this thread.
+            sleep_ms(0).await;
+            (routing, analyse(&models.dense, &win.tokens, dense_mode, &models.device, &now_ms).await.map_err(|e| e.to_string())?)
         }
     };
-    let top = |a: &Analysis| with_tokenizer(|t| a.top5.iter().map(|&(id, p)| (t.token_text(id), p)).collect()).unwrap_or_default();
-    Ok(Arc::new(RunResult {
-        routed_top5: top(&routed),
-        dense_top5: top(&dense),
-        pieces,
-        window: win,
-        routed,
-        dense,
-        backend: kind,
-        in_workers: workers.is_some(),
-    }))
+    Ok(Arc::new(RunResult { dense_top5: top(&dense), routing, dense }))
 }

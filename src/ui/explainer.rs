@@ -21,7 +21,7 @@ const PRESETS: [(&str, &str); 4] = [
 pub fn Explainer() -> impl IntoView {
     let page = expect_context::<PageState>();
     let k_text = move || {
-        page.result.with(|r| {
+        page.routing.with(|r| {
             r.as_ref().map(|r| {
                 let t = r.window.tokens.len();
                 let c = page.settings.with(|s| s.capacity);

@@ -116,12 +116,12 @@ fn report(page: PageState, outcome: Result<(), JsValue>) {
 pub fn HeatmapExport() -> impl IntoView {
     let page = expect_context::<PageState>();
     let svg = move |_| {
-        if let Some(r) = page.result.get_untracked() {
+        if let Some(r) = page.routing.get_untracked() {
             report(page, download("modscope-heatmap.svg", "image/svg+xml", &heatmap_svg(&r.routed.trace, &r.pieces)));
         }
     };
     let png = move |_| {
-        if let Some(r) = page.result.get_untracked() {
+        if let Some(r) = page.routing.get_untracked() {
             report(page, download_png(heatmap_svg(&r.routed.trace, &r.pieces), "modscope-heatmap.png"));
         }
     };

@@ -21,7 +21,7 @@ pub(super) async fn run_when_free(kind: BackendKind, input: engine::Input<'_>, c
         engine::sleep_ms(4).await;
     }
     state::set_busy(true);
-    let outcome = engine::run(kind, input, capacity, causal).await;
+    let outcome = engine::run(kind, input, capacity, causal, |_| {}).await;
     state::set_busy(false);
     outcome
 }
@@ -211,7 +211,11 @@ pub fn FlopsPanel() -> impl IntoView {
                 let term_rows = [Term::Projections, Term::Attention, Term::Mlp, Term::Router, Term::Predictor, Term::LmHead].into_iter().map(|t| view! {
                     <tr><td>{format!("{t:?}")}</td><td>{human(m.term(t))}</td><td>{human(d.term(t))}</td></tr>
                 }).collect_view();
+                // Dimmed from the moment a newer heatmap is drawn until its dense twin has run.
+                let routing = r.routing.clone();
+                let stale = move || page.routing.with(|shown| shown.as_ref().is_some_and(|s| !std::sync::Arc::ptr_eq(s, &routing)));
                 view! {
+                    <div class="comparison" class:stale=stale>
                     <p class="headline" id="flops-total" data-routed-ms=r.routed.stages.total_ms() data-dense-ms=r.dense.stages.total_ms()>
                         {format!("MoD: {} FLOPs, dense: {} FLOPs — {:.1}% saved. Measured on {}: MoD {:.1} ms, dense {:.1} ms ({:.2}× the time).",
                             human(m.total()), human(d.total()), saved * 100.0,
@@ -228,6 +232,7 @@ pub fn FlopsPanel() -> impl IntoView {
                             <thead><tr><th>"term"</th><th>"MoD"</th><th>"dense"</th></tr></thead>
                             <tbody>{term_rows}</tbody>
                         </table>
+                    </div>
                     </div>
                     <super::export::FlopsExport/>
                     <p class="note">"One multiply-add = 2 FLOPs. Counted: Q/K/V/O projections, attention scores and weighted sum, MLP, router, predictor, LM head. Not counted: embeddings, norms, softmax, activations, top-k. Times include reading the results back."</p>

@@ -8,7 +8,7 @@ use leptos::prelude::*;
 use wasm_bindgen::JsCast;
 
 use super::PageState;
-use super::engine::RunResult;
+use super::engine::Routing;
 use crate::model::{RoutingMode, RoutingTrace, capacity_k};
 use crate::runtime::figure::{LABELS_PX, column_px, lines, visible, weight_colour};
 
@@ -92,7 +92,7 @@ pub fn Heatmap() -> impl IntoView {
                         on:change=move |ev| reading.set(event_target_checked(&ev))/>" reading view: the text itself, a bar per routed layer under each token"</label>
                 </div>
             })}
-            {move || page.result.get().map(|r| {
+            {move || page.routing.get().map(|r| {
                 if reading.get() {
                     return view! { <ReadingView result=r dark=is_dark(page)/> }.into_any();
                 }
@@ -119,7 +119,7 @@ fn Legend() -> impl IntoView {
                 {move || {
                     let dark = is_dark(page);
                     let stops: Vec<String> = (0..=8).map(|i| weight_colour(i as f32 / 8.0, dark)).collect();
-                    let marks = page.result.get().map(|r| r.routed.trace.layers.iter().filter_map(|l| l.topk_threshold.map(|t| (l.layer, t))).map(|(layer, t)| view! {
+                    let marks = page.routing.get().map(|r| r.routed.trace.layers.iter().filter_map(|l| l.topk_threshold.map(|t| (l.layer, t))).map(|(layer, t)| view! {
                         <span class="threshold" style=format!("left:{:.1}%", t.clamp(0.0, 1.0) * 100.0) title=format!("layer {layer}: top-k threshold {t:.3}")></span>
                     }).collect_view());
                     view! { <span class="colourbar" style=format!("background:linear-gradient(90deg,{})", stops.join(","))>{marks}</span> }
@@ -155,7 +155,7 @@ fn point_at(pointer: RwSignal<Option<Pointed>>, ev: &web_sys::MouseEvent, token:
 
 #[component]
 fn Grid(
-    result: std::sync::Arc<RunResult>,
+    result: std::sync::Arc<Routing>,
     width: f64,
     dark: bool,
     show_dense: bool,
@@ -298,7 +298,7 @@ fn Grid(
 /// with one thin bar per routed layer under each token, coloured by its update weight where
 /// that layer processed it.
 #[component]
-fn ReadingView(result: std::sync::Arc<RunResult>, dark: bool) -> impl IntoView {
+fn ReadingView(result: std::sync::Arc<Routing>, dark: bool) -> impl IntoView {
     let trace = &result.routed.trace;
     let routed: Vec<&crate::model::LayerTrace> = trace.layers.iter().filter(|l| l.routed).collect();
     let tokens = result
@@ -359,7 +359,7 @@ fn Popover(pointer: RwSignal<Option<Pointed>>) -> impl IntoView {
     let page = expect_context::<PageState>();
     move || {
         let Pointed { token, layer, x, y } = pointer.get()?;
-        let r = page.result.get()?;
+        let r = page.routing.get()?;
         let trace = &r.routed.trace;
         let piece = visible(r.pieces.get(token)?);
         let heading = format!("“{piece}” · token {} of {}", token + 1, trace.tokens);
@@ -407,7 +407,7 @@ fn Details() -> impl IntoView {
         <div class="details" aria-live="polite">
             {move || {
                 let (token, layer) = page.selected.get()?;
-                let r = page.result.get()?;
+                let r = page.routing.get()?;
                 let trace = &r.routed.trace;
                 let piece = r.pieces.get(token)?.clone();
                 let rows = trace.layers.iter().filter(|l| layer.is_none_or(|x| x == l.layer)).map(|l| {

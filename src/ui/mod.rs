@@ -22,7 +22,7 @@ use leptos::task::spawn_local;
 use wasm_bindgen::prelude::wasm_bindgen;
 
 use crate::runtime::backend::BackendKind;
-use engine::RunResult;
+use engine::{Routing, RunResult};
 use state::{Options, Panels, RawOptions, Settings};
 
 /// What an instance is doing, shown in its status line.
@@ -30,6 +30,8 @@ use state::{Options, Panels, RawOptions, Settings};
 pub enum Status {
     Loading(String),
     Running,
+    /// The heatmap is drawn; the dense twin, for the comparison, is still running.
+    Comparing,
     Ready,
     Failed(String),
 }
@@ -44,11 +46,14 @@ pub struct PageState {
     pub backend_note: RwSignal<String>,
     pub webgpu_ok: RwSignal<Option<bool>>,
     pub status: RwSignal<Status>,
+    /// The MoD model's latest run, drawn by the heatmap and the routing panels as soon as it
+    /// arrives; `result` adds the dense twin's run over the same text a little later.
+    pub routing: RwSignal<Option<Arc<Routing>>>,
     pub result: RwSignal<Option<Arc<RunResult>>>,
     pub message: RwSignal<Option<String>>,
     /// (token, layer) under the pointer or keyboard focus.
     pub selected: RwSignal<Option<(usize, Option<usize>)>>,
-    /// Runs shown so far (tests and the benchmark wait on it).
+    /// Heatmaps drawn so far (tests and the benchmark wait on it).
     pub runs: RwSignal<u64>,
     /// Latest requested run and generation: older ones see a newer number and give up.
     run_seq: StoredValue<u64>,
@@ -82,7 +87,13 @@ pub fn start() {
             shell.remove();
         }
         let options = Options::from_location();
-        leptos::mount::mount_to_body(move || view! { <Demo options=options.clone()/> });
+        // The CPU-only build's workers are made (and handed the module) before the page is
+        // mounted, so they instantiate it while the page draws its first screen: the mount waits
+        // its turn behind their boot on wasm-bindgen's queue (Leptos's executor starts with the
+        // mount, so its `spawn_local` cannot be used yet).
+        #[cfg(not(feature = "webgpu"))]
+        engine::boot_workers();
+        wasm_bindgen_futures::spawn_local(async move { leptos::mount::mount_to_body(move || view! { <Demo options=options.clone()/> }) });
     }
 }
 
@@ -160,14 +171,24 @@ pub fn schedule_run(page: PageState, delay_ms: i32) {
         let kind = page.backend.get_untracked();
         state::set_busy(true);
         page.status.set(Status::Running);
-        let outcome = engine::run(kind, engine::Input::Text(&settings.text), settings.capacity, settings.causal).await;
+        let show_routing = move |routing: Arc<Routing>| {
+            if is_current() {
+                page.message.set(None);
+                page.routing.set(Some(routing));
+                page.runs.update(|n| *n += 1);
+                page.status.set(Status::Comparing);
+            }
+        };
+        let outcome = engine::run(kind, engine::Input::Text(&settings.text), settings.capacity, settings.causal, show_routing).await;
         state::set_busy(false);
         match outcome {
-            Ok(result) if is_current() => {
-                page.message.set(None);
+            // The comparison that belongs to the heatmap on show lands even when a newer run is
+            // already waiting; the panels never pair one text's routing with another's.
+            Ok(result) if page.routing.with_untracked(|r| r.as_ref().is_some_and(|r| Arc::ptr_eq(r, &result.routing))) => {
                 page.result.set(Some(result));
-                page.runs.update(|n| *n += 1);
-                page.status.set(Status::Ready);
+                if is_current() {
+                    page.status.set(Status::Ready);
+                }
             }
             Ok(_) => {}
             Err(e) if kind == BackendKind::WebGpu => {
@@ -244,6 +265,7 @@ pub fn Demo(options: Options) -> impl IntoView {
         backend_note: RwSignal::new("starting…".into()),
         webgpu_ok: RwSignal::new(None),
         status: RwSignal::new(Status::Loading("Loading the page…".into())),
+        routing: RwSignal::new(None),
         result: RwSignal::new(None),
         message: RwSignal::new(None),
         selected: RwSignal::new(options.focus),
@@ -265,7 +287,7 @@ pub fn Demo(options: Options) -> impl IntoView {
         // and the status line only while there is something to say (loading, a failure).
         return view! {
             <figure class="modscope figure" data-theme=move || page.theme.get() style=style>
-                {move || (page.status.get() != Status::Ready || page.message.get().is_some()).then(|| view! { <controls::StatusLine/> })}
+                {move || (!matches!(page.status.get(), Status::Ready | Status::Comparing) || page.message.get().is_some()).then(|| view! { <controls::StatusLine/> })}
                 <heatmap::Heatmap/>
                 <figcaption><slot name="caption"></slot></figcaption>
             </figure>

@@ -1,8 +1,10 @@
 // Browser benchmark, in Debian's headless Chromium on this machine, everything side by side in
-// one run: navigation to first heatmap (cold cache), keystroke-to-heatmap latency at ~64 and 256
-// tokens, the longest main-thread task while runs are in flight, the page's own MoD and dense
-// forward times next to ONNX Runtime Web on the dense twin's exact shape (same browser, same
-// run), wasm memory over 200 runs, generation speed, and what the page downloads (gzip).
+// one run: navigation to the first heatmap and to its comparison with the dense twin (cold cache;
+// by the page's own clock, to the first frame after each reached the DOM),
+// keystroke-to-heatmap latency (and to the comparison) at ~64 and 256 tokens, the longest
+// main-thread task while runs are in flight, the page's own MoD and dense forward times next to
+// ONNX Runtime Web on the dense twin's exact shape (same browser, same run), wasm memory over 200
+// runs, generation speed, and what the page downloads (gzip).
 //   node tests/browser/bench.mjs [dist|pkg] [--cpu] [--quick]   (after building it; ORT needs `pip install onnx numpy`;
 //   --cpu skips the WebGPU path, which on SwiftShader takes several seconds a run; --quick skips
 //   the 200-run memory check and generation)
@@ -20,7 +22,10 @@ const spread = (xs) => { const s = [...xs].sort((a, b) => a - b); return [s[Math
 const gzipSize = (file) => zlib.gzipSync(fs.readFileSync(file), { level: 9 }).length;
 
 
-/** Types a letter `rounds` times; per keystroke, the time to the new heatmap and the page's model times. */
+/**
+ * Types a letter `rounds` times; per keystroke, the time to the new heatmap, the time to the dense
+ * twin's comparison beside it, and the page's model times.
+ */
 async function keystrokes(page, base, rounds = 15) {
   const samples = [];
   await page.evaluate(() => {
@@ -37,15 +42,19 @@ async function keystrokes(page, base, rounds = 15) {
       const start = performance.now();
       area.value = t;
       area.dispatchEvent(new Event('input', { bubbles: true }));
-      while (grid() === before) await new Promise((r) => requestAnimationFrame(r));
+      const frame = () => new Promise((r) => requestAnimationFrame(r));
+      while (grid() === before) await frame();
       const total = performance.now() - start;
+      while (document.querySelector('.status')?.dataset.status !== 'ready') await frame();
+      const comparison = performance.now() - start;
       const h = document.querySelector('#flops-total').dataset;
-      return { total, routed: Number(h.routedMs), dense: Number(h.denseMs) };
+      return { total, comparison, routed: Number(h.routedMs), dense: Number(h.denseMs) };
     }, text));
   }
   const of = (k) => samples.map((s) => s[k]);
   return {
     keystroke_median_ms: median(of('total')), keystroke_iqr_ms: spread(of('total')),
+    keystroke_to_comparison_median_ms: median(of('comparison')),
     mod_forward_median_ms: median(of('routed')), dense_forward_median_ms: median(of('dense')),
     longest_task_ms: await page.evaluate(() => window.__longest),
   };
@@ -86,11 +95,36 @@ async function ortWeb(context, t) {
 for (const webgpu of process.argv.includes('--cpu') ? [false] : [false, true]) {
   const name = webgpu ? 'webgpu' : 'cpu';
   const context = await launch({ webgpu });
+  // The page's own clock (milliseconds since navigation started) at the first frame after the
+  // first heatmap, and after its comparison, reached the DOM: Playwright's waits poll, and their
+  // polling adds up to a few hundred milliseconds to what they see.
+  await context.addInitScript(() => {
+    const seen = () => {
+      const at = performance.now();
+      return new Promise((r) => requestAnimationFrame(() => r({ in_dom_ms: at, drawn_ms: performance.now() })));
+    };
+    const watch = new MutationObserver(() => {
+      if (!window.__firstHeatmap && document.querySelector('#heatmap .grid .tok')) window.__firstHeatmap = seen();
+      if (!window.__firstComparison && document.querySelector('.status')?.dataset.status === 'ready' && document.querySelector('#flops-total')) {
+        window.__firstComparison = seen();
+        watch.disconnect();
+      }
+    });
+    watch.observe(document, { subtree: true, childList: true, attributes: true, attributeFilter: ['data-status'] });
+  });
   server.requests.length = 0;
   const started = Date.now();
   const { page } = await open(context, `${server.url}/`, server.url);
+  await page.waitForSelector('#heatmap .grid .tok', { timeout: 180000 });
+  const polledHeatmap = Date.now() - started;
   await nextRun(page, 0, 180000);
-  const r = { first_heatmap_ms: Date.now() - started, backend: await page.getAttribute('.badge', 'data-backend') };
+  const polledComparison = Date.now() - started;
+  const [heatmap, comparison] = await page.evaluate(() => Promise.all([window.__firstHeatmap, window.__firstComparison]));
+  const r = {
+    first_heatmap_ms: heatmap.drawn_ms, first_heatmap_in_dom_ms: heatmap.in_dom_ms, first_heatmap_polled_ms: polledHeatmap,
+    first_comparison_ms: comparison.drawn_ms, first_comparison_polled_ms: polledComparison,
+    backend: await page.getAttribute('.badge', 'data-backend'),
+  };
   const fetched = [...new Set(server.requests.map((u) => decodeURIComponent(u.split('?')[0])))]
     .map((u) => path.join(dir, u.endsWith('/') ? `${u}index.html` : u)).filter((f) => fs.existsSync(f) && fs.statSync(f).isFile());
   r.downloaded_before_first_heatmap_gzip_bytes = fetched.reduce((sum, f) => sum + gzipSize(f), 0);

@@ -20,7 +20,7 @@ const routingIn = (page, root = 'document') => page.evaluate((root) => {
 const runNumber = (page) => page.evaluate(() => Number(document.querySelector('.grid[data-run]')?.dataset.run ?? 0));
 async function nextRun(page, after, timeout = 120000) {
   await page.waitForFunction((n) => Number(document.querySelector('.grid[data-run]')?.dataset.run ?? 0) > n
-    && document.querySelector('.status')?.dataset.status !== 'running', { timeout }, after);
+    && !['running', 'comparing'].includes(document.querySelector('.status')?.dataset.status), { timeout }, after);
 }
 
 const browser = await puppeteer.launch({

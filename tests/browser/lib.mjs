@@ -69,10 +69,13 @@ export const SAMPLE_WORDS = 'It is a truth universally acknowledged that a singl
  */
 export const passageOf = (tokens) => Array.from({ length: Math.round(tokens / 1.37) }, (_, i) => SAMPLE_WORDS[i % SAMPLE_WORDS.length]).join(' ');
 
-/** Waits until the page has rendered a run newer than `after`, and returns its number. */
+/**
+ * Waits until the page has drawn a heatmap newer than `after` and finished its run (the dense
+ * twin's comparison too), and returns the heatmap's number.
+ */
 export async function nextRun(page, after = 0, timeout = 60000) {
   await page.waitForFunction((n) => Number(document.querySelector('.grid[data-run]')?.dataset.run ?? 0) > n
-    && document.querySelector('.status')?.dataset.status !== 'running', after, { timeout });
+    && !['running', 'comparing'].includes(document.querySelector('.status')?.dataset.status), after, { timeout });
   return Number(await page.getAttribute('.grid[data-run]', 'data-run'));
 }
 

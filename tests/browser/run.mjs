@@ -42,6 +42,39 @@ let cpuRouting = null;
     cpuRouting = after;
   });
 
+  await check("cpu: a keystroke's heatmap is drawn before the dense twin's comparison, which is of the same text", async () => {
+    const { before, order, heatmapTokens, tableTokens } = await page.evaluate(async (text) => {
+      const run = () => Number(document.querySelector('.grid')?.dataset.run ?? 0);
+      const status = () => document.querySelector('.status')?.dataset.status;
+      const before = run();
+      const order = [];
+      // Records in the order the page made them: a new heatmap's run number, and each status it left.
+      const observer = new MutationObserver((records) => {
+        for (const r of records) order.push(r.attributeName === 'data-run' ? `heatmap ${r.target.dataset.run}` : `left ${r.oldValue}`);
+      });
+      observer.observe(document.querySelector('.modscope'), { subtree: true, attributes: true, attributeOldValue: true, attributeFilter: ['data-run', 'data-status'] });
+      // A new grid element arrives with its run number already set: count it as drawn when it is attached.
+      const grids = new MutationObserver((records) => {
+        for (const r of records) for (const n of r.addedNodes) if (n.classList?.contains('grid')) order.push(`heatmap ${n.dataset.run}`);
+      });
+      grids.observe(document.querySelector('#heatmap'), { subtree: true, childList: true });
+      const area = document.querySelector('#text');
+      area.value = text;
+      area.dispatchEvent(new Event('input', { bubbles: true }));
+      while (!(run() > before && status() === 'ready')) await new Promise((r) => requestAnimationFrame(r));
+      observer.disconnect();
+      grids.disconnect();
+      const tableTokens = Number(document.querySelector('table.flops tbody td:nth-child(3)').textContent.split('/')[1]);
+      return { before, order, heatmapTokens: document.querySelectorAll('#heatmap .tok').length, tableTokens };
+    }, `${SAMPLE} Again.`);
+    const drawn = order.findIndex((e) => e.startsWith('heatmap ') && Number(e.split(' ')[1]) > before);
+    const compared = order.indexOf('left comparing');
+    assert.ok(drawn >= 0 && compared > drawn, `heatmap drawn while the comparison was pending: ${order.join(', ')}`);
+    assert.equal(tableTokens, heatmapTokens, 'the FLOPs table counts the tokens the heatmap shows');
+    await typeText(page, SAMPLE);
+    assert.deepEqual(await routing(page), cpuRouting);
+  });
+
   await check('cpu: capacity slider reaches 100% and back', async () => {
     let run = Number(await page.getAttribute('.grid', 'data-run'));
     await page.$eval('#capacity', (s) => { s.value = '1'; s.dispatchEvent(new Event('input', { bubbles: true })); });
