@@ -15,7 +15,7 @@ use wasm_bindgen_futures::JsFuture;
 use super::worker::{ModelWorker, js_error, parse_analysed};
 use crate::model::{Model, RoutingMode, config_of, load_weights};
 use crate::runtime::backend::{self, BackendKind};
-use crate::runtime::session::{Analysis, Window, analyse, window};
+use crate::runtime::session::{Analysis, Stages, Window, analyse, window};
 use crate::tokenizer::{Piece, Tokenizer};
 
 pub struct Models {
@@ -77,6 +77,9 @@ pub struct Routing {
 #[derive(Clone, Debug)]
 pub struct RunResult {
     pub routing: Arc<Routing>,
+    /// The MoD model's stage times set against the dense twin's: its own run's, except after the
+    /// cold first run (see [`run`]).
+    pub routed_stages: Stages,
     pub dense: Analysis,
     pub dense_top5: Vec<(String, f32)>,
 }
@@ -368,7 +371,9 @@ pub enum Input<'a> {
 
 /// Runs both models over the input on the `kind` backend: on the CPU in the two workers when they
 /// run, else (WebGPU, or no workers) on this thread, one model after the other. `on_routing` gets
-/// the MoD model's run as soon as it is known, while the dense twin may still be running.
+/// the MoD model's run as soon as it is known, while the dense twin may still be running. The
+/// workers' first run is cold: the dense twin starts after the MoD model, and both are then timed
+/// again, warm, for the comparison.
 pub async fn run(
     kind: BackendKind,
     input: Input<'_>,
@@ -395,7 +400,7 @@ pub async fn run(
     let workers = if kind == BackendKind::Cpu { workers().await.ok() } else { None };
     let in_workers = workers.is_some();
     let routing = |routed: Analysis| Arc::new(Routing { routed_top5: top(&routed), pieces, window: win.clone(), routed, backend: kind, in_workers });
-    let (routing, dense) = match &workers {
+    let (routing, routed_stages, dense) = match &workers {
         Some(w) => {
             // Warm, both requests go out at once (one core each); the MoD model, with fewer
             // FLOPs, usually answers first. Cold (the first run), V8 compiles each wasm function
@@ -414,8 +419,18 @@ pub async fn run(
                 None => w.dense.analyse(&win.tokens, dense_mode)?,
             };
             let dense = parse_analysed(&JsFuture::from(dense).await.map_err(js_error)?)?;
+            let (routed_stages, dense) = if warm {
+                (routing.routed.stages, dense)
+            } else {
+                // The cold run's times are mostly V8 compiling, the MoD model's more than the
+                // dense twin's: both are timed again, warm and side by side as every later run
+                // is, for the comparison the page shows.
+                let (routed, dense) = (w.routed.analyse(&win.tokens, mode)?, w.dense.analyse(&win.tokens, dense_mode)?);
+                let routed = parse_analysed(&JsFuture::from(routed).await.map_err(js_error)?)?;
+                (routed.stages, parse_analysed(&JsFuture::from(dense).await.map_err(js_error)?)?)
+            };
             w.warm.set(true);
-            (routing, dense)
+            (routing, routed_stages, dense)
         }
         None => {
             let models = models(kind).await?;
@@ -424,8 +439,10 @@ pub async fn run(
             on_routing(routing.clone());
             // Lets the page draw the heatmap before the dense twin takes this thread.
             sleep_ms(0).await;
-            (routing, analyse(&models.dense, &win.tokens, dense_mode, &models.device, &now_ms).await.map_err(|e| e.to_string())?)
+            let dense = analyse(&models.dense, &win.tokens, dense_mode, &models.device, &now_ms).await.map_err(|e| e.to_string())?;
+            let routed_stages = routing.routed.stages;
+            (routing, routed_stages, dense)
         }
     };
-    Ok(Arc::new(RunResult { dense_top5: top(&dense), routing, dense }))
+    Ok(Arc::new(RunResult { dense_top5: top(&dense), routing, routed_stages, dense }))
 }

@@ -21,7 +21,7 @@ pub fn flops_csv(r: &RunResult, text: &str) -> String {
         RoutingMode::TopK { .. } => "topk",
         RoutingMode::Causal => "causal",
     };
-    let settings = format!("{},{mode},{},{:.3},{:.3},{}", r.routed.trace.capacity, r.backend.label(), r.routed.stages.total_ms(), r.dense.stages.total_ms(), csv_field(text));
+    let settings = format!("{},{mode},{},{:.3},{:.3},{}", r.routed.trace.capacity, r.backend.label(), r.routed_stages.total_ms(), r.dense.stages.total_ms(), csv_field(text));
     let mut out = String::from(
         "layer,block,tokens_processed,tokens,mod_flops,dense_flops,mod_projections,mod_attention,mod_mlp,mod_router,mod_predictor,capacity,mode,backend,mod_ms,dense_ms,text\n",
     );
@@ -56,7 +56,7 @@ pub fn trace_json(r: &RunResult, text: &str) -> String {
         "tokens": r.window.tokens,
         "dropped_from_start": r.window.dropped,
         "pieces": r.pieces,
-        "mod": { "analysis": r.routed, "ms": r.routed.stages.total_ms(), "top5": r.routed_top5 },
+        "mod": { "analysis": r.routed, "ms": r.routed_stages.total_ms(), "top5": r.routed_top5 },
         "dense": { "analysis": r.dense, "ms": r.dense.stages.total_ms(), "top5": r.dense_top5 },
     })
     .to_string()

@@ -77,9 +77,9 @@ fn RepeatedTiming() -> impl IntoView {
             for _ in 0..TIMING_RUNS {
                 match run_when_free(kind, engine::Input::Text(&settings.text), settings.capacity, settings.causal).await {
                     Ok(r) => {
-                        routed.push(r.routed.stages.total_ms());
+                        routed.push(r.routed_stages.total_ms());
                         dense.push(r.dense.stages.total_ms());
-                        routed_stages.push(r.routed.stages);
+                        routed_stages.push(r.routed_stages);
                         dense_stages.push(r.dense.stages);
                         flops_ratio = r.routed.flops.total() as f64 / r.dense.flops.total() as f64;
                     }
@@ -143,7 +143,7 @@ fn CapacitySweep() -> impl IntoView {
                 for _ in 0..SWEEP_RUNS {
                     match run_when_free(kind, engine::Input::Text(&settings.text), capacity, false).await {
                         Ok(r) => {
-                            ratios.push(r.routed.stages.total_ms() / r.dense.stages.total_ms().max(1e-9));
+                            ratios.push(r.routed_stages.total_ms() / r.dense.stages.total_ms().max(1e-9));
                             flops = r.routed.flops.total() as f64 / r.dense.flops.total() as f64;
                         }
                         Err(e) => {
@@ -216,10 +216,10 @@ pub fn FlopsPanel() -> impl IntoView {
                 let stale = move || page.routing.with(|shown| shown.as_ref().is_some_and(|s| !std::sync::Arc::ptr_eq(s, &routing)));
                 view! {
                     <div class="comparison" class:stale=stale>
-                    <p class="headline" id="flops-total" data-routed-ms=r.routed.stages.total_ms() data-dense-ms=r.dense.stages.total_ms()>
+                    <p class="headline" id="flops-total" data-routed-ms=r.routed_stages.total_ms() data-dense-ms=r.dense.stages.total_ms()>
                         {format!("MoD: {} FLOPs, dense: {} FLOPs — {:.1}% saved. Measured on {}: MoD {:.1} ms, dense {:.1} ms ({:.2}× the time).",
                             human(m.total()), human(d.total()), saved * 100.0,
-                            if r.in_workers { format!("{}, one worker per model, in parallel", r.backend.label()) } else { r.backend.label().to_string() }, r.routed.stages.total_ms(), r.dense.stages.total_ms(), r.routed.stages.total_ms() / r.dense.stages.total_ms().max(1e-9))}
+                            if r.in_workers { format!("{}, one worker per model, in parallel", r.backend.label()) } else { r.backend.label().to_string() }, r.routed_stages.total_ms(), r.dense.stages.total_ms(), r.routed_stages.total_ms() / r.dense.stages.total_ms().max(1e-9))}
                     </p>
                     <div class="row">
                         <table class="flops">
