@@ -46,6 +46,16 @@ enum Command {
         /// What scales a routed block's output: σ(r) or the paper's raw r (MoD only).
         #[arg(long, value_enum, default_value_t = WeightArg::Sigmoid)]
         update_weight: WeightArg,
+        /// Which blocks route (MoD only): every other one after a dense first (the paper's best
+        /// setting), or every block after the first.
+        #[arg(long, value_enum, default_value_t = RoutedArg::Alternate)]
+        routed: RoutedArg,
+        /// Fraction of the sequence a routed block processes (MoD only).
+        #[arg(long, default_value_t = 0.125)]
+        capacity: f64,
+        /// Seeds the initial weights and the order of the training windows.
+        #[arg(long, default_value_t = 2024)]
+        seed: u64,
         #[arg(long, default_value_t = 32)]
         batch: usize,
         #[arg(long, default_value_t = 1e-3)]
@@ -102,6 +112,12 @@ enum WeightArg {
 }
 
 #[derive(Clone, Copy, ValueEnum)]
+enum RoutedArg {
+    Alternate,
+    All,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
 enum DeviceArg {
     Cpu,
     Vulkan,
@@ -141,14 +157,19 @@ fn run(cli: Cli) -> Result<(), String> {
             );
             Ok(())
         }
-        Command::Train { model, d_model, update_weight, flops_budget, steps, batch, learning_rate, device, out, eval_every } => {
+        Command::Train { model, d_model, update_weight, routed, capacity, seed, flops_budget, steps, batch, learning_rate, device, out, eval_every } => {
             let tok = load_tokenizer(&cli.tokenizer)?;
             let c = corpus::load(&cli.corpus)?;
             let update_weight = match update_weight {
                 WeightArg::Sigmoid => UpdateWeight::Sigmoid,
                 WeightArg::Raw => UpdateWeight::Raw,
             };
-            let base = ModelConfig { update_weight, ..ModelConfig::mod_default(tok.vocab_size()).with_width(d_model) };
+            let default = ModelConfig::mod_default(tok.vocab_size()).with_width(d_model);
+            let routed_layers = match routed {
+                RoutedArg::Alternate => default.routed_layers.clone(),
+                RoutedArg::All => (1..default.n_layers).collect(),
+            };
+            let base = ModelConfig { update_weight, routed_layers, capacity, ..default };
             base.validate().map_err(|e| e.to_string())?;
             let cfg = match model {
                 Kind::Mod => base,
@@ -171,7 +192,7 @@ fn run(cli: Cli) -> Result<(), String> {
                 steps,
                 weight_decay: 0.1,
                 grad_clip: 1.0,
-                seed: 2024,
+                seed,
                 eval_every,
                 eval_windows: 64,
                 checkpoint_every: eval_every,
