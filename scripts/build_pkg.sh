@@ -44,7 +44,7 @@ cp www/style.css pkg/modscope.css
 cp www/page.html pkg/index.html
 # What the page fetches: the 8-bit weights (the f16 originals stay in www/models for the CLI), the
 # tokenizer, the held-out passages it pools, and the study's plot.
-cp www/models/*.q8.safetensors www/models/tokenizer.json www/models/heldout.json www/models/isoflop.svg pkg/models/
+cp www/models/*.q8.safetensors www/models/tokenizer.json www/models/heldout.json www/models/study.json pkg/models/
 cat > pkg/package.json <<JSON
 {
   "name": "modscope",

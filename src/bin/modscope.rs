@@ -299,7 +299,7 @@ fn route(input: &Input, assets: &Assets, mode: Mode, capacity: Option<f64>, heat
                 // Blue (processed, brighter = larger router weight) vs grey (skipped): colour-blind safe.
                 let colour = match (layer.processed[i], layer.routed) {
                     (true, false) => "48;5;24".to_string(),
-                    (true, true) => format!("48;5;{}", 25 + (layer.router_weight[i] * 5.0).round() as u8),
+                    (true, true) => format!("48;5;{}", 25 + (layer.router_score[i] * 5.0).round() as u8),
                     (false, _) => "48;5;236".to_string(),
                 };
                 line.push_str(&format!("\x1b[{colour}m{shown}\x1b[0m"));

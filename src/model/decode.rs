@@ -20,8 +20,9 @@ pub struct DecodeState {
 pub struct DecodeStep {
     pub logits: Tensor<1>,
     pub processed: Vec<bool>,
-    /// The update weight (`σ(r)` or `r`) and the predictor's probability, for routed layers.
-    pub router_weight: Vec<Option<f32>>,
+    /// The router's score `σ(r)` (what the page colours by, whatever the update weight) and the
+    /// predictor's probability, for routed layers.
+    pub router_score: Vec<Option<f32>>,
     pub predictor_prob: Vec<Option<f32>>,
     /// Keys each layer attended over (0 when skipped), for FLOPs accounting.
     pub attended: Vec<usize>,
@@ -72,24 +73,25 @@ impl Model {
         let mut out = DecodeStep {
             logits: Tensor::zeros([1], &device),
             processed: vec![true; n_layers],
-            router_weight: vec![None; n_layers],
+            router_score: vec![None; n_layers],
             predictor_prob: vec![None; n_layers],
             attended: vec![0; n_layers],
         };
         for (l, block) in self.blocks.iter().enumerate() {
             let mut weight = None;
             if let Some(router) = &block.router {
-                let w = super::routing::update_weight(self.config.update_weight, router.scores(x.clone(), l));
+                let scores = router.scores(x.clone(), l);
+                let w = super::routing::update_weight(self.config.update_weight, scores.clone());
                 let p = sigmoid(router.predictor_logits(x.clone(), l));
                 let read = Transaction::default()
-                    .register(w.clone())
+                    .register(sigmoid(scores))
                     .register(p)
                     .execute_async()
                     .await
                     .map_err(|e| ModelError::Backend(format!("{e:?}")))?;
                 let scalar = |i: usize| read[i].clone().convert::<f32>().try_to_vec::<f32>().ok().and_then(|v| v.first().copied());
                 let (w_host, p_host) = (scalar(0), scalar(1));
-                out.router_weight[l] = w_host;
+                out.router_score[l] = w_host;
                 out.predictor_prob[l] = p_host;
                 if p_host.unwrap_or(0.0) <= 0.5 {
                     out.processed[l] = false;

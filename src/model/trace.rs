@@ -29,11 +29,15 @@ pub struct LayerTrace {
     pub router_logit: Vec<f32>,
     /// The weight that scales the block's output: `σ(r_i)`, or `r_i` for a raw-weight model.
     pub router_weight: Vec<f32>,
+    /// The router's score squashed into (0, 1), `σ(r_i)`, whatever the update weight: what the
+    /// heatmap colours by and the histograms bin. Monotonic in `r`, so it ranks as top-k does.
+    #[serde(default)]
+    pub router_score: Vec<f32>,
     /// 0 for the highest-scoring token of the sequence.
     pub rank: Vec<usize>,
     pub processed: Vec<bool>,
     pub predictor_prob: Vec<f32>,
-    /// Router weight of the last token top-k admits at the trace's capacity.
+    /// Router score `σ(r)` of the last token top-k admits at the trace's capacity.
     pub topk_threshold: Option<f32>,
 }
 
@@ -49,6 +53,9 @@ pub struct RoutingTrace {
     pub tokens: usize,
     pub mode: RoutingMode,
     pub capacity: f64,
+    /// What scales a routed block's output in this model (traces written before it said: σ(r)).
+    #[serde(default)]
+    pub update_weight: UpdateWeight,
     pub layers: Vec<LayerTrace>,
 }
 
@@ -167,7 +174,7 @@ impl TraceTensors {
         let (b, t) = (self.batch, self.tokens);
         let k = capacity_k(self.capacity, t);
         let mut traces: Vec<RoutingTrace> = (0..b)
-            .map(|_| RoutingTrace { tokens: t, mode: self.mode, capacity: self.capacity, layers: Vec::new() })
+            .map(|_| RoutingTrace { tokens: t, mode: self.mode, capacity: self.capacity, update_weight: self.update_weight, layers: Vec::new() })
             .collect();
         for (layer, routed) in self.layers.iter().enumerate() {
             let Some(_) = routed else {
@@ -177,6 +184,7 @@ impl TraceTensors {
                         routed: false,
                         router_logit: Vec::new(),
                         router_weight: Vec::new(),
+                        router_score: Vec::new(),
                         rank: Vec::new(),
                         processed: vec![true; t],
                         predictor_prob: Vec::new(),
@@ -200,7 +208,8 @@ impl TraceTensors {
                     layer,
                     routed: true,
                     router_weight: logit.iter().map(|&r| self.update_weight.apply(r)).collect(),
-                    topk_threshold: order.get(k.saturating_sub(1)).map(|&i| self.update_weight.apply(logit[i])),
+                    router_score: logit.iter().map(|&r| sigmoid(r)).collect(),
+                    topk_threshold: order.get(k.saturating_sub(1)).map(|&i| sigmoid(logit[i])),
                     router_logit: logit,
                     rank,
                     processed: processed[row.clone()].iter().map(|&p| p > 0.5).collect(),

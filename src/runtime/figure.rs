@@ -155,7 +155,7 @@ pub fn heatmap_svg(trace: &RoutingTrace, pieces: &[String]) -> String {
                 let y = y0 + 16.0 + l as f64 * (CELL + 2.0);
                 out.push_str(&match (layer.routed, layer.processed[i]) {
                     (false, _) => format!(r#"<rect x="{x:.1}" y="{:.1}" width="{w:.1}" height="3" fill="url(#hatch)"/>"#, y + 3.5),
-                    (true, true) => format!(r#"<rect x="{x:.1}" y="{y:.1}" width="{w:.1}" height="{CELL}" fill="{}"/>"#, weight_colour(layer.router_weight[i], false)),
+                    (true, true) => format!(r#"<rect x="{x:.1}" y="{y:.1}" width="{w:.1}" height="{CELL}" fill="{}"/>"#, weight_colour(layer.router_score[i], false)),
                     (true, false) => format!(r##"<rect x="{:.1}" y="{:.1}" width="{:.1}" height="{}" fill="none" stroke="#767676"/>"##, x + 0.5, y + 0.5, w - 1.0, CELL - 1.0),
                 });
             }

@@ -6,3 +6,4 @@ pub mod generate;
 pub mod options;
 pub mod sample;
 pub mod session;
+pub mod study;

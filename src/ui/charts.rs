@@ -21,13 +21,13 @@ pub fn WeightHistograms() -> impl IntoView {
     let page = expect_context::<PageState>();
     view! {
         <section class="panel" aria-labelledby="hist-title">
-            <h2 id="hist-title">"Router weights, per routed layer"</h2>
+            <h2 id="hist-title">"Router scores, per routed layer"</h2>
             {move || page.result.get().map(|r| {
                 let trace = &r.routed.trace;
                 let topk = matches!(trace.mode, RoutingMode::TopK { .. });
                 let charts = trace.layers.iter().filter(|l| l.routed).map(|l| {
                     let mut counts = [0usize; BINS];
-                    for &w in &l.router_weight {
+                    for &w in &l.router_score {
                         counts[((w.clamp(0.0, 1.0) * BINS as f32) as usize).min(BINS - 1)] += 1;
                     }
                     let max = counts.iter().copied().max().unwrap_or(1).max(1);
@@ -44,7 +44,7 @@ pub fn WeightHistograms() -> impl IntoView {
                         view! { <line class="mark topk" x1=tx.clone() x2=tx y1="6" y2=format!("{}", 6.0 + ph)/> }
                     });
                     let processed = l.processed_count();
-                    let label = format!("Layer {}: {} router weights, {processed} processed{}", l.layer, l.router_weight.len(),
+                    let label = format!("Layer {}: {} router scores, {processed} processed{}", l.layer, l.router_score.len(),
                         l.topk_threshold.filter(|_| topk).map(|t| format!(", top-k threshold {t:.3}")).unwrap_or_default());
                     view! {
                         <figure class="small-multiple">
@@ -59,18 +59,18 @@ pub fn WeightHistograms() -> impl IntoView {
                                 <text x=x(0.5) y=H - 4.0 text-anchor="middle">"0.5"</text>
                                 <text x=x(1.0) y=H - 4.0 text-anchor="middle">"1"</text>
                             </svg>
-                            <figcaption>{format!("L{}: n = {}, {processed} processed", l.layer, l.router_weight.len())}</figcaption>
+                            <figcaption>{format!("L{}: n = {}, {processed} processed", l.layer, l.router_score.len())}</figcaption>
                         </figure>
                     }
                 }).collect_view();
                 view! {
                     <div class="multiples">{charts}</div>
                     <p class="note">{if topk {
-                        "Update weight σ(r) of every token (x), count of tokens (y, top number is the tallest bar). Dashed: the layer's top-k threshold; tokens right of it were processed."
+                        "Router score σ(r) of every token (x), count of tokens (y, top number is the tallest bar). Dashed: the layer's top-k threshold; tokens right of it were processed."
                     } else {
-                        "Update weight σ(r) of every token. In causal mode the predictor, not a threshold on these weights, decides which tokens are processed."
+                        "Router score σ(r) of every token. In causal mode the predictor, not a threshold on these scores, decides which tokens are processed."
                     }}</p>
-                    <super::export::ChartExport name="modscope-router-weights" title="Router weights per routed layer"/>
+                    <super::export::ChartExport name="modscope-router-weights" title="Router scores per routed layer"/>
                 }
             })}
         </section>

@@ -4,7 +4,7 @@
 use leptos::prelude::*;
 
 use super::{PageState, schedule_run};
-use crate::model::capacity_k;
+use crate::model::{UpdateWeight, capacity_k};
 
 /// Example texts, each chosen to show something different about the router.
 const PRESETS: [(&str, &str); 4] = [
@@ -29,6 +29,22 @@ pub fn Explainer() -> impl IntoView {
             })
         })
     };
+    // Which blocks this model routes, read from the loaded model's trace.
+    let blocks_text = move || {
+        page.routing.with(|r| {
+            r.as_ref().map(|r| {
+                let layers = &r.routed.trace.layers;
+                let routed: Vec<String> = layers.iter().filter(|l| l.routed).map(|l| l.layer.to_string()).collect();
+                let rows: Vec<String> = routed.iter().map(|l| format!("L{l}")).collect();
+                format!(
+                    "This model has {} blocks; blocks {} are routed (rows {} of the heatmap), the others are dense.",
+                    layers.len(),
+                    routed.join(", "),
+                    rows.join(", ")
+                )
+            })
+        })
+    };
     // Open where there is room beside the text; one line on a phone, above the text box.
     let wide = web_sys::window().and_then(|w| w.inner_width().ok()).and_then(|w| w.as_f64()).is_some_and(|w| w >= 1000.0);
     view! {
@@ -47,8 +63,8 @@ pub fn Explainer() -> impl IntoView {
                     <details class="more">
                         <summary>"More: capacity, the causal predictor, what to look for"</summary>
                         <p>
-                            <strong>"Capacity"</strong>" sets k as a share of the text (12.5% here, as in the paper). This model has 8 blocks; "
-                            "blocks 1, 3, 5 and 7 are routed (rows L1, L3, L5, L7 of the heatmap), the others are dense."
+                            <strong>"Capacity"</strong>" sets k as a share of the text (12.5% here, as in the paper). "
+                            {move || blocks_text().unwrap_or_default()}
                         </p>
                         <p>
                             "Choosing the top k needs the whole text, which a model generating one token at a time does not have. So a small "
@@ -61,7 +77,7 @@ pub fn Explainer() -> impl IntoView {
                         </ul>
                     </details>
                 </div>
-                <RoutedBlockDiagram/>
+                <RoutedBlockDiagram raw_weight=Signal::derive(move || page.routing.with(|r| r.as_ref().is_some_and(|r| r.routed.trace.update_weight == UpdateWeight::Raw)))/>
             </div>
         </details>
     }
@@ -87,10 +103,14 @@ pub fn Presets() -> impl IntoView {
 /// One routed block: tokens enter, the router scores them, top-k picks k, the block runs on those
 /// and its output (scaled by the router weight) joins the residual; the others skip.
 #[component]
-fn RoutedBlockDiagram() -> impl IntoView {
+fn RoutedBlockDiagram(
+    /// The model scales a block's output by the router's raw score `r`, not by `σ(r)`.
+    raw_weight: Signal<bool>,
+) -> impl IntoView {
+    let weight = move || if raw_weight.get() { "r" } else { "σ(r)" };
     view! {
         <svg class="diagram" viewBox="0 0 300 190" role="img" aria-labelledby="diagram-title">
-            <title id="diagram-title">"A routed block: the router scores each token, top-k sends the k best through attention and MLP, whose output, times σ(r), is added to the token's vector; the other tokens skip the block unchanged."</title>
+            <title id="diagram-title">{move || format!("A routed block: the router scores each token, top-k sends the k best through attention and MLP, whose output, times {}, is added to the token's vector; the other tokens skip the block unchanged.", weight())}</title>
             <defs>
                 <marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="6" markerHeight="6" orient="auto-start-reverse">
                     <path d="M0,0 L10,5 L0,10 z" class="diagram-ink"/>
@@ -110,7 +130,7 @@ fn RoutedBlockDiagram() -> impl IntoView {
             <rect x="20" y="126" width="120" height="24" rx="4" class="diagram-box strong"/>
             <text x="80" y="142" text-anchor="middle" class="diagram-label">"attention + MLP"</text>
             <line x1="80" y1="150" x2="80" y2="164" class="diagram-line" marker-end="url(#arrow)"/>
-            <text x="80" y="178" text-anchor="middle" class="diagram-label">"x + σ(r)·f(x)"</text>
+            <text x="80" y="178" text-anchor="middle" class="diagram-label">{move || format!("x + {}·f(x)", weight())}</text>
             <text x="236" y="178" text-anchor="middle" class="diagram-label">"x unchanged"</text>
         </svg>
     }

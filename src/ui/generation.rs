@@ -119,7 +119,7 @@ async fn generate(id: u64, page: PageState, state: RwSignal<Generation>, tempera
         let cells: Vec<Option<f32>> = step
             .processed
             .iter()
-            .zip(&step.router_weight)
+            .zip(&step.router_score)
             .map(|(&p, w)| match (p, w) {
                 (true, Some(w)) => Some(*w),
                 (true, None) => Some(-1.0),

@@ -9,7 +9,7 @@ use wasm_bindgen::JsCast;
 
 use super::PageState;
 use super::engine::Routing;
-use crate::model::{RoutingMode, RoutingTrace, capacity_k};
+use crate::model::{RoutingMode, RoutingTrace, UpdateWeight, capacity_k};
 use crate::runtime::figure::{LABELS_PX, column_px, lines, visible, weight_colour};
 
 /// Whether the causal predictor (p > 0.5) and top-k at the trace's capacity disagree on a cell.
@@ -24,9 +24,9 @@ fn cell_label(trace: &RoutingTrace, layer: usize, token: usize) -> String {
         return format!("layer {layer}: dense block, processes every token");
     }
     format!(
-        "layer {layer}: {}, router weight {:.3}, rank {} of {}{}",
+        "layer {layer}: {}, router score {:.3}, rank {} of {}{}",
         if l.processed[token] { "processed" } else { "skipped" },
-        l.router_weight[token],
+        l.router_score[token],
         l.rank[token] + 1,
         trace.tokens,
         if disagrees(trace, layer, token) { "; predictor and top-k disagree" } else { "" }
@@ -115,7 +115,7 @@ fn Legend() -> impl IntoView {
             <span><span class="key on" style=move || format!("background:{}", weight_colour(0.9, is_dark(page)))></span>" processed"</span>
             <span><span class="key skipped"></span>" skipped"</span>
             <span><span class="key dense"></span>" dense block (every token)"</span>
-            <span class="colourbar-wrap">"update weight σ(r): 0 "
+            <span class="colourbar-wrap">"router score σ(r): 0 "
                 {move || {
                     let dark = is_dark(page);
                     let stops: Vec<String> = (0..=8).map(|i| weight_colour(i as f32 / 8.0, dark)).collect();
@@ -205,7 +205,7 @@ fn Grid(
                             let layer = &trace.layers[l];
                             let (class, style) = match (layer.routed, layer.processed[i]) {
                                 (false, _) => ("cell dense", String::new()),
-                                (true, true) => ("cell on", format!("background:{}", weight_colour(layer.router_weight[i], dark))),
+                                (true, true) => ("cell on", format!("background:{}", weight_colour(layer.router_score[i], dark))),
                                 (true, false) => ("cell skipped", String::new()),
                             };
                             let class = if show_disagreement && disagrees(&trace, l, i) { format!("{class} disagree") } else { class.to_string() };
@@ -309,7 +309,7 @@ fn ReadingView(result: std::sync::Arc<Routing>, dark: bool) -> impl IntoView {
             let bars = routed
                 .iter()
                 .map(|l| match l.processed[i] {
-                    true => view! { <i class="bar on" style=format!("background:{}", weight_colour(l.router_weight[i], dark))></i> }.into_any(),
+                    true => view! { <i class="bar on" style=format!("background:{}", weight_colour(l.router_score[i], dark))></i> }.into_any(),
                     false => view! { <i class="bar"></i> }.into_any(),
                 })
                 .collect_view();
@@ -370,8 +370,11 @@ fn Popover(pointer: RwSignal<Option<Pointed>>) -> impl IntoView {
                 let decision = if l.processed[token] { "processed" } else { "skipped" };
                 let mut lines = vec![
                     format!("Layer {}: {decision}", l.layer),
-                    format!("router weight σ(r) {:.3}, rank {} of {} (top-k takes {k})", l.router_weight[token], l.rank[token] + 1, trace.tokens),
+                    format!("router score σ(r) {:.3}, rank {} of {} (top-k takes {k})", l.router_score[token], l.rank[token] + 1, trace.tokens),
                 ];
+                if trace.update_weight == UpdateWeight::Raw && l.processed[token] {
+                    lines.push(format!("the block's output is scaled by r = {:.3}", l.router_weight[token]));
+                }
                 if let Some(t) = l.topk_threshold.filter(|_| matches!(trace.mode, RoutingMode::TopK { .. })) {
                     lines.push(format!("this layer's threshold {t:.3}"));
                 }
@@ -418,7 +421,7 @@ fn Details() -> impl IntoView {
                         <tr class:hit=l.processed[token]>
                             <td>{l.layer}</td><td>"routed"</td>
                             <td>{if l.processed[token] { "processed" } else { "skipped" }}</td>
-                            <td>{format!("{:.3}", l.router_weight[token])}</td>
+                            <td>{format!("{:.3}", l.router_score[token])}</td>
                             <td>{format!("{} of {}", l.rank[token] + 1, trace.tokens)}</td>
                             <td>{l.topk_threshold.map(|t| format!("{t:.3}")).unwrap_or_default()}</td>
                             <td>{format!("{:.3}", l.predictor_prob[token])}</td>
@@ -429,7 +432,7 @@ fn Details() -> impl IntoView {
                     <p>"Token " {token + 1} ": " <code class="tok-detail">{visible(&piece)}</code>
                        {format!(" — next-token entropy {:.2} nats", r.routed.entropy.get(token).copied().unwrap_or(0.0))}</p>
                     <table>
-                        <thead><tr><th>"layer"</th><th>"block"</th><th>"decision"</th><th>"update weight"</th><th>"rank"</th><th>"top-k threshold"</th><th>"predictor p"</th></tr></thead>
+                        <thead><tr><th>"layer"</th><th>"block"</th><th>"decision"</th><th>"router score σ(r)"</th><th>"rank"</th><th>"top-k threshold"</th><th>"predictor p"</th></tr></thead>
                         <tbody>{rows}</tbody>
                     </table>
                 })

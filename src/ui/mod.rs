@@ -326,7 +326,7 @@ pub fn Demo(options: Options) -> impl IntoView {
             </main>
             {options.standalone.then(|| view! {
                 <footer>
-                    "An 8-layer model trained on Jane Austen by this project; every other block is routed. "
+                    "A Mixture-of-Depths model and its dense twin, 8 layers each, trained on Jane Austen by this project. "
                     <a href="https://arxiv.org/abs/2404.02258">"Raposo et al., 2024"</a>
                 </footer>
             })}
