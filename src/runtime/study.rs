@@ -218,7 +218,7 @@ impl Study {
                     percent(t.forward_flops_ratio.unwrap_or(f64::NAN)),
                     lower_by(m.mean_loss, dense.mean_loss)
                 ),
-                None => format!("At the top budget no MoD model in the study costs {} of {}'s forward FLOPs or less.", percent(t.threshold), dense.label),
+                None => format!("At the top budget no MoD model in the study costs at most {} of {}'s forward FLOPs per token.", percent(t.threshold), dense.label),
             });
         }
         if let Some((m, d)) = self.shipped() {

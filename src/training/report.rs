@@ -379,6 +379,25 @@ fn forward_flops_per_token(cfg: &ModelConfig) -> f64 {
     forward_flops(cfg, cfg.context, &Routing::TopK { capacity: cfg.capacity }).total() as f64 / cfg.context as f64
 }
 
+/// A run's whole-book held-out loss, measured once: kept beside its weights with their SHA-256
+/// and the number of windows, and measured again if either changed.
+fn cached_heldout_loss(dir: &Path, weights: &[u8], windows: usize, measure: impl FnOnce() -> Result<f64, String>) -> Result<f64, String> {
+    use sha2::Digest;
+    let path = dir.join("heldout_loss.json");
+    let hash: String = sha2::Sha256::digest(weights).iter().map(|b| format!("{b:02x}")).collect();
+    if let Ok(cached) = read_json(&path)
+        && cached["weights_sha256"] == hash.as_str()
+        && cached["windows"] == windows
+        && let Some(loss) = cached["loss"].as_f64()
+    {
+        return Ok(loss);
+    }
+    let loss = measure()?;
+    let json = serde_json::json!({ "weights_sha256": hash, "windows": windows, "loss": loss });
+    std::fs::write(&path, json.to_string()).map_err(err)?;
+    Ok(loss)
+}
+
 /// Evaluates every finished run of the sweep on the whole held-out book and archives its log.
 fn sweep_runs(paths: &Paths, heldout: &[Vec<u32>], training_tokens: usize) -> Result<Vec<StudyRun>, String> {
     let device = backend::cpu();
@@ -402,7 +421,8 @@ fn sweep_runs(paths: &Paths, heldout: &[Vec<u32>], training_tokens: usize) -> Re
             eprintln!("{}: not finished; left out", dir.display());
             continue;
         }
-        let model = load_weights(&std::fs::read(&weights).map_err(err)?, &device).map_err(err)?;
+        let bytes = std::fs::read(&weights).map_err(err)?;
+        let model = load_weights(&bytes, &device).map_err(err)?;
         let cfg = model.config().clone();
         let progress = read_json(&dir.join("checkpoint/progress.json"))?;
         let batch = progress["config"]["batch_size"].as_u64().unwrap_or(0) as usize;
@@ -411,7 +431,9 @@ fn sweep_runs(paths: &Paths, heldout: &[Vec<u32>], training_tokens: usize) -> Re
         let (_, seconds) = read_log(&dir.join("log.csv"))?;
         let name = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
         std::fs::copy(dir.join("log.csv"), archive.join(format!("{budget:e}-{name}.csv"))).map_err(err)?;
-        let loss = evaluate(&model, heldout, 16, RoutingMode::TopK { capacity: cfg.capacity }, &device).map_err(err)?.loss;
+        let loss = cached_heldout_loss(&dir, &bytes, heldout.len(), || {
+            evaluate(&model, heldout, 16, RoutingMode::TopK { capacity: cfg.capacity }, &device).map(|e| e.loss).map_err(err)
+        })?;
         println!("{budget:e} {name}: held-out loss {loss:.4}");
         runs.push(StudyRun {
             budget,
