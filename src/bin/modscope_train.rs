@@ -77,7 +77,7 @@ enum Command {
         #[arg(long, default_value = "docs/training")]
         logs: PathBuf,
         /// The runs of scripts/isoflop_sweep.sh.
-        #[arg(long, default_value = "runs/sweep")]
+        #[arg(long, default_value = "runs/isoflop")]
         sweep: PathBuf,
         #[arg(long, default_value = "docs")]
         out: PathBuf,

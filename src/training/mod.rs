@@ -5,6 +5,7 @@ pub mod corpus;
 pub mod evaluate;
 pub mod quantization;
 pub mod report;
+pub mod study;
 pub mod trainer;
 
 pub use trainer::{TrainConfig, train};

@@ -15,6 +15,7 @@ use super::evaluate::{Evaluation, evaluate, evaluate_with, windows};
 use crate::flops::{Routing, forward_flops};
 use crate::model::{Model, ModelConfig, RoutingMode, RoutingTrace, UpdateWeight, load_weights};
 use crate::runtime::backend;
+use super::study::{BudgetVerdict, Study, StudyRun, verdicts};
 use crate::runtime::generate::Generator;
 use crate::runtime::sample::Rng;
 use crate::tokenizer::Tokenizer;
@@ -54,7 +55,7 @@ pub struct Paths {
     /// The shipped runs' logs and progress (`{mod,dense}-log.csv`, `-progress.json`); the sweep's
     /// logs are archived under `sweep/` here.
     pub logs: PathBuf,
-    /// `scripts/isoflop_sweep.sh`'s runs: `<budget>/<model>-<width>-<weight>/`.
+    /// `scripts/isoflop_sweep.sh`'s runs: `<budget>/<run>/`.
     pub sweep: PathBuf,
     pub out: PathBuf,
 }
@@ -90,39 +91,6 @@ struct LayerRouting {
     most_processed_tokens: Vec<(String, f64)>,
 }
 
-#[derive(Serialize, Clone)]
-struct SweepRun {
-    /// The budget the run was given; `training_flops` is what it used (whole steps only).
-    budget: f64,
-    model: String,
-    d_model: usize,
-    update_weight: UpdateWeight,
-    /// "sweep" (CPU, `scripts/isoflop_sweep.sh`) or "shipped" (the pair the page ships).
-    source: String,
-    parameters: usize,
-    steps: usize,
-    batch: usize,
-    epochs: f64,
-    training_flops: f64,
-    training_seconds: f64,
-    forward_flops_per_token: f64,
-    heldout_loss: f64,
-}
-
-/// The verdict rule of the model card, applied at one budget.
-#[derive(Serialize)]
-struct BudgetVerdict {
-    budget: f64,
-    best_dense: String,
-    best_dense_loss: f64,
-    best_mod: String,
-    best_mod_loss: f64,
-    /// The named MoD run's forward FLOPs per token over the best dense run's.
-    forward_flops_ratio: f64,
-    /// Some MoD run is at or below the best dense loss, at ≤ 60% of its forward FLOPs.
-    mod_pays_off: bool,
-}
-
 #[derive(Serialize)]
 struct Report {
     tokenizer_vocab: usize,
@@ -138,7 +106,9 @@ struct Report {
     least_processed_tokens: Vec<(String, f64)>,
     /// Correlation of a token's depth with its next-token entropy (CORRELATION_WINDOWS windows).
     depth_entropy_correlation: Option<f64>,
-    sweep: Vec<SweepRun>,
+    /// Its 95% interval from a bootstrap over the passages.
+    depth_entropy_correlation_interval_95: Option<[f64; 2]>,
+    sweep: Vec<StudyRun>,
     verdicts: Vec<BudgetVerdict>,
 }
 
@@ -163,14 +133,22 @@ fn class_of(text: &str) -> &'static str {
     }
 }
 
-/// (training FLOPs, validation loss) per logged evaluation, and the run's last wall-clock time.
+/// (training FLOPs, validation loss) per logged evaluation, and the run's wall-clock time.
 fn read_log(path: &Path) -> Result<(Vec<(f64, f64)>, f64), String> {
     let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
     let rows: Vec<Vec<f64>> =
         text.lines().skip(1).map(|l| l.split(',').map(|c| c.parse().unwrap_or(f64::NAN)).collect()).collect();
     let curve = rows.iter().filter(|r| r.len() > 4).map(|r| (r[2], r[4])).collect();
-    let seconds = rows.last().and_then(|r| r.get(7)).copied().unwrap_or(f64::NAN);
-    Ok((curve, seconds))
+    // Each process logs seconds since it started: a resumed run's clock restarts, so its segments
+    // are added up.
+    let (mut seconds, mut previous) = (0.0, 0.0);
+    for now in rows.iter().filter_map(|r| r.get(7).copied()) {
+        if now < previous {
+            seconds += previous;
+        }
+        previous = now;
+    }
+    Ok((curve, if rows.is_empty() { f64::NAN } else { seconds + previous }))
 }
 
 fn read_json(path: &Path) -> Result<serde_json::Value, String> {
@@ -182,16 +160,18 @@ fn err(e: impl std::fmt::Display) -> String {
 }
 
 /// Okabe–Ito colours: distinguishable with the common colour-vision deficiencies.
-const PALETTE: [RGBColor; 6] = [
+const PALETTE: [RGBColor; 8] = [
     RGBColor(0, 114, 178),
     RGBColor(230, 159, 0),
     RGBColor(0, 158, 115),
     RGBColor(213, 94, 0),
     RGBColor(86, 180, 233),
     RGBColor(204, 121, 167),
+    RGBColor(0, 0, 0),
+    RGBColor(153, 153, 153),
 ];
 
-fn plot_training(curves: &[(&str, Vec<(f64, f64)>)], path: &Path) -> Result<(), String> {
+fn plot_training(curves: &[(String, Vec<(f64, f64)>)], path: &Path) -> Result<(), String> {
     let max_x = curves.iter().flat_map(|(_, c)| c.iter().map(|p| p.0)).fold(1.0, f64::max);
     let ys: Vec<f64> = curves.iter().flat_map(|(_, c)| c.iter().map(|p| p.1)).collect();
     let (min_y, max_y) = (ys.iter().copied().fold(f64::MAX, f64::min), ys.iter().copied().fold(f64::MIN, f64::max));
@@ -215,20 +195,31 @@ fn plot_training(curves: &[(&str, Vec<(f64, f64)>)], path: &Path) -> Result<(), 
         chart
             .draw_series(LineSeries::new(curve.iter().copied(), colour.stroke_width(2)))
             .map_err(err)?
-            .label(*name)
+            .label(name.as_str())
             .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], colour.stroke_width(2)));
     }
     chart.configure_series_labels().border_style(BLACK).background_style(WHITE).draw().map_err(err)?;
     root.present().map_err(err)
 }
 
-fn label(run: &SweepRun) -> String {
-    let kind = if run.model == "mod" { "MoD" } else { "dense" };
-    let weight = if run.model == "mod" && run.update_weight == UpdateWeight::Raw { ", raw r" } else { "" };
-    format!("{kind} {}{weight}", run.d_model)
+fn label(cfg: &ModelConfig) -> String {
+    if cfg.is_dense() {
+        return format!("dense {}", cfg.d_model);
+    }
+    let every_other: Vec<usize> = (1..cfg.n_layers).step_by(2).collect();
+    let routed = if cfg.routed_layers.len() + 1 == cfg.n_layers && !cfg.is_routed(0) {
+        "all but first".to_string()
+    } else if cfg.routed_layers == every_other {
+        "every other".to_string()
+    } else {
+        format!("blocks {:?}", cfg.routed_layers)
+    };
+    let capacity = if cfg.capacity == 0.125 { String::new() } else { format!(", {}%", 100.0 * cfg.capacity) };
+    let weight = if cfg.update_weight == UpdateWeight::Sigmoid { ", σ(r)" } else { "" };
+    format!("MoD {} ({routed}{capacity}{weight})", cfg.d_model)
 }
 
-fn loss_range(runs: &[SweepRun]) -> std::ops::Range<f64> {
+fn loss_range(runs: &[StudyRun]) -> std::ops::Range<f64> {
     let lo = runs.iter().map(|r| r.heldout_loss).fold(f64::MAX, f64::min);
     let hi = runs.iter().map(|r| r.heldout_loss).fold(f64::MIN, f64::max);
     (lo - 0.1)..(hi + 0.1)
@@ -236,7 +227,7 @@ fn loss_range(runs: &[SweepRun]) -> std::ops::Range<f64> {
 
 /// The paper's figure 3 at this scale: held-out loss against training FLOPs, one line per model
 /// family, the shipped pair marked.
-fn plot_isoflop(runs: &[SweepRun], caption: &str, path: &Path) -> Result<(), String> {
+fn plot_isoflop(runs: &[StudyRun], caption: &str, path: &Path) -> Result<(), String> {
     let root = SVGBackend::new(path, (760, 460)).into_drawing_area();
     root.fill(&WHITE).map_err(err)?;
     let (x_lo, x_hi) = (
@@ -258,12 +249,12 @@ fn plot_isoflop(runs: &[SweepRun], caption: &str, path: &Path) -> Result<(), Str
         .x_label_formatter(&|x| format!("{x:.0e}"))
         .draw()
         .map_err(err)?;
-    let mut families: Vec<String> = runs.iter().filter(|r| r.source == "sweep").map(label).collect();
+    let mut families: Vec<String> = runs.iter().filter(|r| r.source == "sweep").map(|r| r.label.clone()).collect();
     families.sort();
     families.dedup();
     for (family, colour) in families.iter().zip(PALETTE.iter().cycle()) {
         let mut points: Vec<(f64, f64)> =
-            runs.iter().filter(|r| r.source == "sweep" && &label(r) == family).map(|r| (r.training_flops, r.heldout_loss)).collect();
+            runs.iter().filter(|r| r.source == "sweep" && &r.label == family).map(|r| (r.training_flops, r.heldout_loss)).collect();
         points.sort_by(|a, b| a.0.total_cmp(&b.0));
         let colour = *colour;
         let is_mod = family.starts_with("MoD");
@@ -283,7 +274,7 @@ fn plot_isoflop(runs: &[SweepRun], caption: &str, path: &Path) -> Result<(), Str
         let p = (run.training_flops, run.heldout_loss);
         chart.draw_series([Circle::new(p, 8, BLACK.stroke_width(2))]).map_err(err)?;
         chart
-            .draw_series([Text::new(format!("shipped {} (data-limited)", label(run)), (p.0 / 7.5, p.1 - 0.015), ("sans-serif", 12))])
+            .draw_series([Text::new(format!("shipped: {}", run.label), (p.0 / 7.5, p.1 - 0.015), ("sans-serif", 12))])
             .map_err(err)?;
     }
     chart.configure_series_labels().position(SeriesLabelPosition::UpperRight).border_style(BLACK).background_style(WHITE).draw().map_err(err)?;
@@ -291,8 +282,8 @@ fn plot_isoflop(runs: &[SweepRun], caption: &str, path: &Path) -> Result<(), Str
 }
 
 /// The paper's figure 4 at this scale: held-out loss against forward FLOPs per token, per budget.
-fn plot_forward(runs: &[SweepRun], path: &Path) -> Result<(), String> {
-    let sweep: Vec<SweepRun> = runs.iter().filter(|r| r.source == "sweep" && r.update_weight == UpdateWeight::Sigmoid).cloned().collect();
+fn plot_forward(runs: &[StudyRun], path: &Path) -> Result<(), String> {
+    let sweep: Vec<StudyRun> = runs.iter().filter(|r| r.source == "sweep").cloned().collect();
     let root = SVGBackend::new(path, (760, 460)).into_drawing_area();
     root.fill(&WHITE).map_err(err)?;
     let x_hi = sweep.iter().map(|r| r.forward_flops_per_token).fold(0.0, f64::max) * 1.1;
@@ -388,8 +379,27 @@ fn forward_flops_per_token(cfg: &ModelConfig) -> f64 {
     forward_flops(cfg, cfg.context, &Routing::TopK { capacity: cfg.capacity }).total() as f64 / cfg.context as f64
 }
 
+/// A run's whole-book held-out loss, measured once: kept beside its weights with their SHA-256
+/// and the number of windows, and measured again if either changed.
+fn cached_heldout_loss(dir: &Path, weights: &[u8], windows: usize, measure: impl FnOnce() -> Result<f64, String>) -> Result<f64, String> {
+    use sha2::Digest;
+    let path = dir.join("heldout_loss.json");
+    let hash: String = sha2::Sha256::digest(weights).iter().map(|b| format!("{b:02x}")).collect();
+    if let Ok(cached) = read_json(&path)
+        && cached["weights_sha256"] == hash.as_str()
+        && cached["windows"] == windows
+        && let Some(loss) = cached["loss"].as_f64()
+    {
+        return Ok(loss);
+    }
+    let loss = measure()?;
+    let json = serde_json::json!({ "weights_sha256": hash, "windows": windows, "loss": loss });
+    std::fs::write(&path, json.to_string()).map_err(err)?;
+    Ok(loss)
+}
+
 /// Evaluates every finished run of the sweep on the whole held-out book and archives its log.
-fn sweep_runs(paths: &Paths, heldout: &[Vec<u32>], training_tokens: usize) -> Result<Vec<SweepRun>, String> {
+fn sweep_runs(paths: &Paths, heldout: &[Vec<u32>], training_tokens: usize) -> Result<Vec<StudyRun>, String> {
     let device = backend::cpu();
     let mut runs = Vec::new();
     let Ok(budgets) = std::fs::read_dir(&paths.sweep) else {
@@ -403,7 +413,7 @@ fn sweep_runs(paths: &Paths, heldout: &[Vec<u32>], training_tokens: usize) -> Re
         }
     }
     dirs.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
-    let archive = paths.logs.join("sweep");
+    let archive = paths.logs.join("isoflop");
     std::fs::create_dir_all(&archive).map_err(err)?;
     for (budget, dir) in dirs {
         let weights = dir.join("model.safetensors");
@@ -411,21 +421,29 @@ fn sweep_runs(paths: &Paths, heldout: &[Vec<u32>], training_tokens: usize) -> Re
             eprintln!("{}: not finished; left out", dir.display());
             continue;
         }
-        let model = load_weights(&std::fs::read(&weights).map_err(err)?, &device).map_err(err)?;
+        let bytes = std::fs::read(&weights).map_err(err)?;
+        let model = load_weights(&bytes, &device).map_err(err)?;
         let cfg = model.config().clone();
         let progress = read_json(&dir.join("checkpoint/progress.json"))?;
         let batch = progress["config"]["batch_size"].as_u64().unwrap_or(0) as usize;
+        let seed = progress["config"]["seed"].as_u64().unwrap_or(0);
         let steps = progress["step"].as_u64().unwrap_or(0) as usize;
         let (_, seconds) = read_log(&dir.join("log.csv"))?;
         let name = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
         std::fs::copy(dir.join("log.csv"), archive.join(format!("{budget:e}-{name}.csv"))).map_err(err)?;
-        let loss = evaluate(&model, heldout, 16, RoutingMode::TopK { capacity: cfg.capacity }, &device).map_err(err)?.loss;
+        let loss = cached_heldout_loss(&dir, &bytes, heldout.len(), || {
+            evaluate(&model, heldout, 16, RoutingMode::TopK { capacity: cfg.capacity }, &device).map(|e| e.loss).map_err(err)
+        })?;
         println!("{budget:e} {name}: held-out loss {loss:.4}");
-        runs.push(SweepRun {
+        runs.push(StudyRun {
             budget,
             model: if cfg.is_dense() { "dense" } else { "mod" }.into(),
+            label: label(&cfg),
             d_model: cfg.d_model,
+            routed_layers: cfg.routed_layers.clone(),
+            capacity: cfg.capacity,
             update_weight: cfg.update_weight,
+            seed,
             source: "sweep".into(),
             parameters: parameter_count(&cfg),
             steps,
@@ -440,41 +458,8 @@ fn sweep_runs(paths: &Paths, heldout: &[Vec<u32>], training_tokens: usize) -> Re
     Ok(runs)
 }
 
-/// The card's verdict rule at each budget of the sweep (σ(r) MoD runs against dense runs): MoD
-/// pays off if *a* MoD run is at or below the best dense loss with at most 60% of that dense
-/// run's forward FLOPs per token. The MoD run named is the one that qualifies, else the best.
-fn verdicts(runs: &[SweepRun]) -> Vec<BudgetVerdict> {
-    let mut budgets: Vec<f64> = runs.iter().filter(|r| r.source == "sweep").map(|r| r.budget).collect();
-    budgets.sort_by(f64::total_cmp);
-    budgets.dedup();
-    let at = |budget: f64, model: &'static str| {
-        runs.iter().filter(move |r| r.source == "sweep" && r.budget == budget && r.model == model && r.update_weight == UpdateWeight::Sigmoid)
-    };
-    let by_loss = |a: &&SweepRun, b: &&SweepRun| a.heldout_loss.total_cmp(&b.heldout_loss);
-    budgets
-        .into_iter()
-        .filter_map(|budget| {
-            let dense = at(budget, "dense").min_by(by_loss)?;
-            let ratio = |m: &SweepRun| m.forward_flops_per_token / dense.forward_flops_per_token;
-            let pays = |m: &&SweepRun| m.heldout_loss <= dense.heldout_loss && ratio(m) <= 0.6;
-            let qualifying = at(budget, "mod").filter(pays).min_by(by_loss);
-            let named = qualifying.or_else(|| at(budget, "mod").min_by(by_loss))?;
-            Some(BudgetVerdict {
-                budget,
-                best_dense: label(dense),
-                best_dense_loss: dense.heldout_loss,
-                best_mod: label(named),
-                best_mod_loss: named.heldout_loss,
-                forward_flops_ratio: ratio(named),
-                mod_pays_off: qualifying.is_some(),
-            })
-        })
-        .collect()
-}
-
 /// Measures the shipped pair and the sweep; writes `report.json`, `loss_vs_flops.svg`,
-/// `isoflop.svg` and `loss_vs_forward_flops.svg` into `paths.out`, and `isoflop.svg` beside the
-/// shipped weights too.
+/// `isoflop.svg` and `loss_vs_forward_flops.svg` into `paths.out`.
 pub fn write(tok: &Tokenizer, corpus: &Corpus, paths: &Paths) -> Result<(), String> {
     std::fs::create_dir_all(&paths.out).map_err(err)?;
     let device = backend::cpu();
@@ -497,6 +482,7 @@ pub fn write(tok: &Tokenizer, corpus: &Corpus, paths: &Paths) -> Result<(), Stri
     let mut pooled: BTreeMap<String, (f64, f64)> = BTreeMap::new();
     let mut by_token: BTreeMap<u32, (f64, f64)> = BTreeMap::new();
     let mut correlation = None;
+    let mut correlation_interval_95 = None;
     let classes: Vec<&str> = (0..tok.vocab_size() as u32).map(|t| class_of(&tok.token_text(t))).collect();
     for (name, ms) in ["mod", "dense"].into_iter().zip(timing) {
         let (model, weights_bytes) = &loaded[name];
@@ -531,7 +517,9 @@ pub fn write(tok: &Tokenizer, corpus: &Corpus, paths: &Paths) -> Result<(), Stri
                     most_processed_tokens: ranked(tok, &layer_tokens[&layer], 30.0).into_iter().take(8).collect(),
                 });
             }
-            correlation = depth_entropy_correlation(model, &correlation_passages(&val_ids, context), &device)?;
+            let per_passage = depths_and_entropies(model, &correlation_passages(&val_ids, context), &device)?;
+            correlation = pooled_correlation(&per_passage, &(0..per_passage.len()).collect::<Vec<_>>());
+            correlation_interval_95 = correlation_interval(&per_passage);
         }
         let (log, seconds) = read_log(&paths.logs.join(format!("{name}-log.csv")))?;
         let progress = read_json(&paths.logs.join(format!("{name}-progress.json")))?;
@@ -539,12 +527,16 @@ pub fn write(tok: &Tokenizer, corpus: &Corpus, paths: &Paths) -> Result<(), Stri
         let batch = progress["config"]["batch_size"].as_u64().unwrap_or(0) as usize;
         let training_tokens = steps * batch * cfg.context;
         let training_flops = progress["training_flops"].as_f64().unwrap_or(f64::NAN);
-        curves.push((if name == "mod" { "MoD (12.5%, every other block)" } else { "dense twin" }, log));
-        shipped_rows.push(SweepRun {
+        curves.push((label(&cfg), log));
+        shipped_rows.push(StudyRun {
             budget: training_flops,
             model: name.into(),
+            label: label(&cfg),
             d_model: cfg.d_model,
+            routed_layers: cfg.routed_layers.clone(),
+            capacity: cfg.capacity,
             update_weight: cfg.update_weight,
+            seed: progress["config"]["seed"].as_u64().unwrap_or(0),
             source: "shipped".into(),
             parameters: parameter_count(&cfg),
             steps,
@@ -582,16 +574,19 @@ pub fn write(tok: &Tokenizer, corpus: &Corpus, paths: &Paths) -> Result<(), Stri
     let verdicts = verdicts(&sweep);
     sweep.extend(shipped_rows);
     if sweep.iter().any(|r| r.source == "sweep") {
-        let paid = verdicts.iter().filter(|v| v.mod_pays_off).count();
-        let lower = verdicts.iter().filter(|v| v.best_mod_loss <= v.best_dense_loss).count();
+        let held = |i: usize| verdicts.iter().filter(|v| v.thresholds[i].holds).count();
         let caption = format!(
-            "MoD below the best dense loss at {lower} of {n} budgets; also at ≤ 60% of its forward FLOPs at {paid} of {n}",
+            "MoD at or below the best dense loss with ≤ 60% of its forward FLOPs at {} of {n} budgets, with ≤ 50% at {}",
+            held(0),
+            held(1),
             n = verdicts.len()
         );
         plot_isoflop(&sweep, &caption, &paths.out.join("isoflop.svg"))?;
-        // The page's "Did MoD pay off?" panel loads it from beside the weights.
-        std::fs::copy(paths.out.join("isoflop.svg"), paths.models.join("isoflop.svg")).map_err(err)?;
         plot_forward(&sweep, &paths.out.join("loss_vs_forward_flops.svg"))?;
+    }
+    let study = Study { runs: sweep.clone(), verdicts: verdicts.clone() };
+    for line in study.verdict_sentences() {
+        eprintln!("{line}");
     }
     let pooled_rates = pooled.into_iter().map(|(k, (h, n))| (k, h / n)).collect();
     let ranked_tokens = ranked(tok, &by_token, 30.0 * 4.0);
@@ -605,6 +600,7 @@ pub fn write(tok: &Tokenizer, corpus: &Corpus, paths: &Paths) -> Result<(), Stri
         most_processed_tokens: ranked_tokens.iter().take(12).cloned().collect(),
         least_processed_tokens: ranked_tokens.iter().rev().take(12).cloned().collect(),
         depth_entropy_correlation: correlation,
+        depth_entropy_correlation_interval_95: correlation_interval_95,
         sweep,
         verdicts,
     };
@@ -631,13 +627,51 @@ fn parameter_count(cfg: &ModelConfig) -> usize {
 
 /// Whether the tokens that get more blocks are the ones whose next token is harder to predict.
 fn depth_entropy_correlation(model: &Model, slice: &[Vec<u32>], device: &burn::tensor::Device) -> Result<Option<f64>, String> {
+    let per_passage = depths_and_entropies(model, slice, device)?;
+    Ok(pooled_correlation(&per_passage, &(0..per_passage.len()).collect::<Vec<_>>()))
+}
+
+/// Each passage's (depth, next-token entropy) per token.
+fn depths_and_entropies(model: &Model, slice: &[Vec<u32>], device: &burn::tensor::Device) -> Result<Vec<(Vec<f64>, Vec<f64>)>, String> {
+    let mode = RoutingMode::TopK { capacity: model.config().capacity };
+    slice
+        .iter()
+        .map(|tokens| {
+            let a = pollster::block_on(crate::runtime::session::analyse(model, tokens, mode, device, &crate::runtime::session::monotonic_ms))
+                .map_err(err)?;
+            Ok((a.trace.depth().iter().map(|&d| d as f64).collect(), a.entropy.iter().map(|&e| e as f64).collect()))
+        })
+        .collect()
+}
+
+/// The correlation over the tokens of the chosen passages (a passage may be chosen twice).
+fn pooled_correlation(per_passage: &[(Vec<f64>, Vec<f64>)], chosen: &[usize]) -> Option<f64> {
     let (mut depths, mut entropies) = (Vec::new(), Vec::new());
-    for tokens in slice {
-        let mode = RoutingMode::TopK { capacity: model.config().capacity };
-        let a = pollster::block_on(crate::runtime::session::analyse(model, tokens, mode, device, &crate::runtime::session::monotonic_ms))
-            .map_err(err)?;
-        depths.extend(a.trace.depth().iter().map(|&d| d as f64));
-        entropies.extend(a.entropy.iter().map(|&e| e as f64));
+    for &i in chosen {
+        depths.extend(&per_passage[i].0);
+        entropies.extend(&per_passage[i].1);
     }
-    Ok(crate::runtime::session::correlation(&depths, &entropies))
+    crate::runtime::session::correlation(&depths, &entropies)
+}
+
+/// Resamples of the passage-level bootstrap.
+const BOOTSTRAP_RESAMPLES: usize = 2000;
+
+/// A 95% interval for the depth–entropy correlation from a bootstrap over *passages*, not tokens:
+/// the tokens of one passage share its context, so they are not independent draws.
+fn correlation_interval(per_passage: &[(Vec<f64>, Vec<f64>)]) -> Option<[f64; 2]> {
+    let mut rng = Rng::new(11);
+    let n = per_passage.len();
+    let mut rs: Vec<f64> = (0..BOOTSTRAP_RESAMPLES)
+        .filter_map(|_| {
+            let chosen: Vec<usize> = (0..n).map(|_| ((rng.next_f64() * n as f64) as usize).min(n - 1)).collect();
+            pooled_correlation(per_passage, &chosen)
+        })
+        .collect();
+    if rs.len() < BOOTSTRAP_RESAMPLES / 2 {
+        return None;
+    }
+    rs.sort_by(f64::total_cmp);
+    let at = |q: f64| rs[((q * rs.len() as f64) as usize).min(rs.len() - 1)];
+    Some([at(0.025), at(0.975)])
 }

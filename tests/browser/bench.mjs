@@ -42,7 +42,11 @@ async function keystrokes(page, base, rounds = 15) {
       const start = performance.now();
       area.value = t;
       area.dispatchEvent(new Event('input', { bubbles: true }));
-      const frame = () => new Promise((r) => requestAnimationFrame(r));
+      // Bounded: a run that never answers fails the benchmark instead of holding it.
+      const frame = () => {
+        if (performance.now() - start > 60000) throw new Error('no answer within 60 s of the keystroke');
+        return new Promise((r) => requestAnimationFrame(r));
+      };
       while (grid() === before) await frame();
       const total = performance.now() - start;
       while (document.querySelector('.status')?.dataset.status !== 'ready') await frame();

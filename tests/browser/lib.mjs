@@ -88,6 +88,9 @@ export function routing(page, tokens = '#heatmap .tok') {
     .map((c) => c.classList.contains('dense') ? 'd' : c.classList.contains('on') ? 'x' : '.').join('')));
 }
 
+/** The layers whose every cell is routed (none dense), read from `routing`'s rows. */
+export const routedLayers = (rows) => [...rows[0]].map((_, l) => l).filter((l) => rows.every((r) => r[l] !== 'd'));
+
 /** Replaces the text as typing would (an input event), and waits for the new heatmap. */
 export async function typeText(page, text) {
   const before = await page.evaluate(() => Number(document.querySelector('.grid[data-run]')?.dataset.run ?? 0));
@@ -105,14 +108,34 @@ export function cliRouting(text) {
     .map((l) => !l.routed ? 'd' : l.processed[i] ? 'x' : '.').join(''));
 }
 
+/** Rejects with `what` when `promise` has not settled within `ms`. */
+export function withDeadline(promise, ms, what) {
+  // Once the deadline has won, a late rejection of the abandoned promise must not crash node.
+  promise.catch(() => {});
+  let timer;
+  const deadline = new Promise((_, reject) => { timer = setTimeout(() => reject(new Error(`${what}: no answer within ${ms / 1000} s`)), ms); });
+  return Promise.race([promise, deadline]).finally(() => clearTimeout(timer));
+}
+
+/** Polls `condition` (an async function) until it is truthy; throws naming `what` after `ms`. */
+export async function waitUntil(condition, ms, what) {
+  const end = Date.now() + ms;
+  for (;;) {
+    if (await condition()) return;
+    if (Date.now() > end) throw new Error(`${what}: not within ${ms / 1000} s`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
 /** Named checks, each printed as `ok` (with its time) or `FAIL` (with why) when it ends;
- * `failures()` counts the failed ones for the exit status. */
-export function checks(prefix = '') {
+ * `failures()` counts the failed ones for the exit status. A check that runs past its limit
+ * (`limitMs`, per call or for all) fails with its name, so a hung page cannot hold the run. */
+export function checks(prefix = '', { limitMs = 300000 } = {}) {
   const results = [];
-  async function check(name, fn) {
+  async function check(name, fn, limit = limitMs) {
     const started = Date.now();
     try {
-      await fn();
+      await withDeadline(fn(), limit, `check "${prefix}${name}" ran past its limit`);
       results.push(`ok   ${prefix}${name} (${((Date.now() - started) / 1000).toFixed(1)} s)`);
     } catch (e) {
       results.push(`FAIL ${prefix}${name}: ${e.message}`);
