@@ -1,5 +1,5 @@
 //! The isoFLOP study as the model card states it: every run, the verdict rule applied at each
-//! budget, the verdict in words, and a chart's axes. `modscope-train report` measures the runs and
+//! budget, and the verdict in words. `modscope-train report` measures the runs and
 //! writes them (`docs/report.json`); everything here is a pure function of those rows.
 
 use serde::{Deserialize, Serialize};
@@ -216,7 +216,7 @@ impl Study {
                     percent(t.forward_flops_ratio.unwrap_or(f64::NAN)),
                     lower_by(m.mean_loss, dense.mean_loss)
                 ),
-                None => format!("At the top budget no MoD model in the study costs {} of {}'s forward FLOPs or less.", percent(t.threshold), dense.label),
+                None => format!("At the top budget no MoD model in the study costs at most {} of {}'s forward FLOPs per token.", percent(t.threshold), dense.label),
             });
         }
         if let Some((m, d)) = self.shipped() {
@@ -234,51 +234,6 @@ impl Study {
             ));
         }
         out
-    }
-}
-
-/// A chart's data ranges: training FLOPs on a log scale, loss linear, padded so that every run's
-/// point lies strictly inside.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct Axes {
-    pub log_flops: (f64, f64),
-    pub loss: (f64, f64),
-}
-
-impl Axes {
-    pub fn fit(runs: &[StudyRun]) -> Option<Axes> {
-        let xs: Vec<f64> = runs.iter().map(|r| r.training_flops.log10()).filter(|x| x.is_finite()).collect();
-        let ys: Vec<f64> = runs.iter().map(|r| r.heldout_loss).filter(|y| y.is_finite()).collect();
-        let range = |v: &[f64]| Some((v.iter().copied().reduce(f64::min)?, v.iter().copied().reduce(f64::max)?));
-        let ((x0, x1), (y0, y1)) = (range(&xs)?, range(&ys)?);
-        let pad = |lo: f64, hi: f64, min_span: f64| {
-            let span = (hi - lo).max(min_span);
-            (lo - 0.08 * span, hi + 0.08 * span)
-        };
-        Some(Axes { log_flops: pad(x0, x1, 0.5), loss: pad(y0, y1, 0.1) })
-    }
-
-    /// Where a run sits in a plot area `width` × `height`, as fractions turned into pixels (y down).
-    pub fn place(&self, training_flops: f64, loss: f64, width: f64, height: f64) -> (f64, f64) {
-        let fx = (training_flops.log10() - self.log_flops.0) / (self.log_flops.1 - self.log_flops.0);
-        let fy = (loss - self.loss.0) / (self.loss.1 - self.loss.0);
-        (fx * width, (1.0 - fy) * height)
-    }
-
-    /// The powers of ten inside the FLOPs range (at least the two ends when none is).
-    pub fn flops_ticks(&self) -> Vec<f64> {
-        let (lo, hi) = self.log_flops;
-        let ticks: Vec<f64> = ((lo.ceil() as i32)..=(hi.floor() as i32)).map(|e| 10f64.powi(e)).collect();
-        if ticks.is_empty() { vec![10f64.powf(lo + 0.08 * (hi - lo)), 10f64.powf(hi - 0.08 * (hi - lo))] } else { ticks }
-    }
-
-    /// Round loss values inside the range, about four.
-    pub fn loss_ticks(&self) -> Vec<f64> {
-        let (lo, hi) = self.loss;
-        let step = [0.05, 0.1, 0.2, 0.25, 0.5, 1.0].into_iter().find(|s| (hi - lo) / s <= 5.0).unwrap_or(1.0);
-        let first = (lo / step).ceil() as i64;
-        let last = (hi / step).floor() as i64;
-        (first..=last).map(|i| i as f64 * step).collect()
     }
 }
 
@@ -370,17 +325,5 @@ mod tests {
         assert_eq!(flops_words(8e12), "8 × 10¹²");
         assert_eq!(flops_words(2.5e12), "2.5 × 10¹²");
         assert_eq!(flops_words(2.173e14), "2.2 × 10¹⁴");
-    }
-
-    #[test]
-    fn every_run_lies_inside_the_axes() {
-        let runs = sweep();
-        let axes = Axes::fit(&runs).unwrap();
-        for r in &runs {
-            let (x, y) = axes.place(r.training_flops, r.heldout_loss, 300.0, 200.0);
-            assert!(x > 0.0 && x < 300.0 && y > 0.0 && y < 200.0, "{} at ({x}, {y})", r.label);
-        }
-        assert!(axes.loss_ticks().iter().all(|&t| t >= axes.loss.0 && t <= axes.loss.1));
-        assert_eq!(axes.flops_ticks(), vec![1e12, 1e13]);
     }
 }
