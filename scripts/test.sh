@@ -37,6 +37,6 @@ fi
 (cd tests/browser && { [ -d node_modules/puppeteer-core ] || npm ci --no-audit --no-fund; })
 bounded 1200 tests/browser/run.mjs
 bounded 900 tests/browser/embed.mjs
-bounded 600 tests/browser/firefox.mjs
+bounded 900 tests/browser/firefox.mjs
 bounded 1800 tests/browser/soak.mjs
 step "All tests passed"

@@ -460,7 +460,7 @@ fn sweep_runs(paths: &Paths, heldout: &[Vec<u32>], training_tokens: usize) -> Re
 
 /// Measures the shipped pair and the sweep; writes `report.json`, `loss_vs_flops.svg`,
 /// `isoflop.svg` and `loss_vs_forward_flops.svg` into `paths.out`, and `study.json` beside the
-/// shipped weights too.
+/// shipped weights.
 pub fn write(tok: &Tokenizer, corpus: &Corpus, paths: &Paths) -> Result<(), String> {
     std::fs::create_dir_all(&paths.out).map_err(err)?;
     let device = backend::cpu();

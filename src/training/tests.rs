@@ -98,5 +98,6 @@ fn shipped_passages_are_the_correlation_windows() {
     let r = |v: &serde_json::Value| v["model_card_correlation"].as_f64().unwrap();
     assert!((r(&shipped) - r(&fresh)).abs() < 1e-4, "{stale}: r {} vs {}", r(&shipped), r(&fresh));
     let report: serde_json::Value = serde_json::from_slice(&std::fs::read(root.join("docs/report.json")).unwrap()).unwrap();
-    assert_eq!(shipped["model_card_correlation"], report["depth_entropy_correlation"]);
+    let card = report["depth_entropy_correlation"].as_f64().unwrap();
+    assert!((r(&shipped) - card).abs() < 1e-4, "the page's r {} but the model card's {card}", r(&shipped));
 }

@@ -129,8 +129,9 @@ export async function waitUntil(condition, ms, what) {
 
 /** Named checks, each printed as `ok` (with its time) or `FAIL` (with why) when it ends;
  * `failures()` counts the failed ones for the exit status. A check that runs past its limit
- * (`limitMs`, per call or for all) fails with its name, so a hung page cannot hold the run. */
-export function checks(prefix = '', { limitMs = 300000 } = {}) {
+ * (`limitMs`, per call or for all) fails with its name, so a hung page cannot hold the run.
+ * `quiet` keeps the results out of the log (for checks of the harness itself). */
+export function checks(prefix = '', { limitMs = 300000, quiet = false } = {}) {
   const results = [];
   async function check(name, fn, limit = limitMs) {
     const started = Date.now();
@@ -140,7 +141,7 @@ export function checks(prefix = '', { limitMs = 300000 } = {}) {
     } catch (e) {
       results.push(`FAIL ${prefix}${name}: ${e.message}`);
     }
-    console.log(results[results.length - 1]);
+    if (!quiet) console.log(results[results.length - 1]);
   }
   const failures = () => results.filter((r) => r.startsWith('FAIL')).length;
   return { check, results, failures };

@@ -413,7 +413,7 @@ let cpuRouting = null;
   // The page's model workers never answer: every message sent to a worker is dropped.
   await page.addInitScript(() => { Worker.prototype.postMessage = function () {}; });
   await check('harness: a page whose workers never answer fails its check within the limit, naming it', async () => {
-    const hung = checks('hung: ', { limitMs: 15000 });
+    const hung = checks('hung: ', { limitMs: 15000, quiet: true });
     const started = Date.now();
     await hung.check('draws a heatmap', async () => {
       await page.goto(`${server.url}/`);
