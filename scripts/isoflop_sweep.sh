@@ -47,11 +47,34 @@ budget_runs() { # budget
 # Added by the design's rules after the first runs (each names the rule that added it).
 # Bracketing, second step: dense 48 beat 64 at 8e11 and 8e12 (trainer's slice), so width 32 is
 # added where it fits the data cap: at 8e12 it would run 4.6 epochs, past the 4 the design puts
-# first, so there the optimum stays unbracketed and the card says so.
-# (The first pass ran 8e11 and 8e12 before 2.5e12, so that a sweep cut short still spans 10×.)
+# first, so there the optimum stays unbracketed and the card says so. Third step: dense 32 beat
+# 48 at 8e11 (whole book), so width 16 there; fourth: dense 16 beat 32, so width 8.
+# Seeds: the best dense and the best MoD model at the top budget by their seed-2024 whole-book
+# loss (dense 48; MoD chosen once all four MoD runs at 8e12 had finished, see top_seeds).
+# The first pass ran 8e11 and 8e12 before 2.5e12, so that a sweep cut short still spans 10×; the
+# second session finished the top budget and its seeds first, because the page ships from it.
+top_seeds() {
+    run 8e12 dense 48 - 2025
+    # The best MoD at 8e12 by seed-2024 whole-book loss (heldout_loss.json, written by `report`).
+    local best
+    best=$(for f in "$OUT"/8e12/mod-*-s2024/heldout_loss.json; do
+        echo "$(sed -n 's/.*"loss":\([0-9.]*\).*/\1/p' "$f") $(basename "$(dirname "$f")")"
+    done | sort -g | awk 'NR == 1 { print $2 }')
+    local n
+    n=$(ls -d "$OUT"/8e12/mod-*-s2024/heldout_loss.json 2>/dev/null | wc -l)
+    if [[ $n -lt 4 ]]; then
+        echo "$(date +%T) top_seeds: only $n of 4 MoD runs at 8e12 measured; run \`report\` after they finish, then rerun" >&2
+        return
+    fi
+    IFS=- read -r _ width routed _ <<< "$best"
+    run 8e12 mod "$width" "$routed" 2025
+}
+budget_runs 8e12
+top_seeds
 budget_runs 8e11
 run 8e11 dense 32 - 2024
+run 8e11 dense 16 - 2024
+run 8e11 dense 8 - 2024
 budget_runs 2.5e12
 run 2.5e12 dense 32 - 2024
-budget_runs 8e12
 echo "$(date +%T) nothing left for this copy to start"

@@ -249,8 +249,8 @@ fn print_flops_table(m: &FlopsBreakdown, d: &FlopsBreakdown) {
         println!("{:>5} {:>6} {:>6} {:>14} {:>14}", lm.layer, lm.routed, lm.tokens_processed, lm.total(), ld.total());
     }
     println!("{:>5} {:>6} {:>6} {:>14} {:>14}", "head", "", "", m.lm_head, d.lm_head);
-    for term in [Term::Projections, Term::Attention, Term::Mlp, Term::Router, Term::Predictor, Term::LmHead] {
-        println!("{:>20} {:>14} {:>14}", format!("{term:?}"), m.term(term), d.term(term));
+    for term in Term::ALL {
+        println!("{:>20} {:>14} {:>14}", term.label(), m.term(term), d.term(term));
     }
     println!(
         "total: MoD {} vs dense {} FLOPs ({:.1}% of dense, {:.1}% saved; embeddings, norms, softmax and top-k not counted)",

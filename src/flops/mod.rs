@@ -19,3 +19,19 @@ pub enum Term {
     Predictor,
     LmHead,
 }
+
+impl Term {
+    pub const ALL: [Term; 6] = [Term::Projections, Term::Attention, Term::Mlp, Term::Router, Term::Predictor, Term::LmHead];
+
+    /// Its name for readers (tables on the page and in the CLI).
+    pub fn label(self) -> &'static str {
+        match self {
+            Term::Projections => "Q/K/V/O projections",
+            Term::Attention => "attention",
+            Term::Mlp => "MLP",
+            Term::Router => "router",
+            Term::Predictor => "predictor",
+            Term::LmHead => "LM head",
+        }
+    }
+}

@@ -51,8 +51,9 @@ pub async fn webgpu() -> Result<Device, String> {
         .map_err(|e| format!("{e}"))
 }
 
-/// The bundle's CPU-only build is loaded only where the browser offered no WebGPU adapter.
+/// The bundle's CPU-only build is loaded where the browser offered no WebGPU adapter, or only a
+/// software one (www/modscope-loader.js).
 #[cfg(all(feature = "web", not(feature = "webgpu")))]
 pub async fn webgpu() -> Result<Device, String> {
-    Err("this is the CPU-only build of the page (no WebGPU adapter was found when it loaded)".into())
+    Err("CPU-only build loaded (no WebGPU adapter here, or a software one, which is slower than the CPU)".into())
 }

@@ -3,6 +3,7 @@
 pub mod backend;
 pub mod figure;
 pub mod generate;
+pub mod notes;
 pub mod options;
 pub mod sample;
 pub mod session;

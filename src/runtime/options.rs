@@ -14,6 +14,8 @@ pub struct Settings {
     pub capacity: f64,
     pub causal: bool,
     pub force_cpu: bool,
+    /// `backend=webgpu`: use WebGPU where it starts, without timing it against the CPU first.
+    pub force_webgpu: bool,
 }
 
 /// Which panels an instance shows.
@@ -79,6 +81,7 @@ impl Options {
             capacity: raw.capacity.and_then(|c| c.parse::<f64>().ok()).filter(|c| c.is_finite()).unwrap_or(0.125).clamp(0.125, 1.0),
             causal: raw.mode.as_deref() == Some("causal"),
             force_cpu: raw.backend.as_deref() == Some("cpu"),
+            force_webgpu: raw.backend.as_deref() == Some("webgpu"),
         };
         let panels = match raw.panels.as_deref() {
             Some("heatmap") => Panels::Heatmap,

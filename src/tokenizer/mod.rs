@@ -3,6 +3,7 @@
 //! Written here rather than taken from a crate so that the browser carries a few hundred lines,
 //! not a tokenizer library, and native and wasm run the very same code.
 
+mod class;
 mod pretokenize;
 mod train;
 
@@ -10,6 +11,7 @@ use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 
+pub use class::TokenClass;
 pub use pretokenize::chunks;
 
 #[derive(Debug, thiserror::Error, PartialEq)]

@@ -18,7 +18,7 @@ use crate::runtime::backend;
 use crate::runtime::study::{BudgetVerdict, Study, StudyRun, verdicts};
 use crate::runtime::generate::Generator;
 use crate::runtime::sample::Rng;
-use crate::tokenizer::Tokenizer;
+use crate::tokenizer::{TokenClass, Tokenizer};
 
 /// Windows in the fixed held-out slice that the test suite re-checks (kept small so tests are fast).
 pub const CHECK_WINDOWS: usize = 8;
@@ -117,21 +117,6 @@ const PROMPTS: [&str; 3] = [
     "\"My dear Mr. Bennet,\" said his lady to him one day,",
     "Anne had",
 ];
-
-fn class_of(text: &str) -> &'static str {
-    let trimmed = text.trim_start_matches(' ');
-    if text.contains('\n') {
-        "newline"
-    } else if trimmed.chars().all(|c| c.is_ascii_punctuation()) && !trimmed.is_empty() {
-        "punctuation"
-    } else if text.starts_with(' ') && trimmed.chars().next().is_some_and(char::is_uppercase) {
-        "capitalised word start"
-    } else if text.starts_with(' ') {
-        "word start"
-    } else {
-        "word continuation"
-    }
-}
 
 /// (training FLOPs, validation loss) per logged evaluation, and the run's wall-clock time.
 fn read_log(path: &Path) -> Result<(Vec<(f64, f64)>, f64), String> {
@@ -484,7 +469,7 @@ pub fn write(tok: &Tokenizer, corpus: &Corpus, paths: &Paths) -> Result<(), Stri
     let mut by_token: BTreeMap<u32, (f64, f64)> = BTreeMap::new();
     let mut correlation = None;
     let mut correlation_interval_95 = None;
-    let classes: Vec<&str> = (0..tok.vocab_size() as u32).map(|t| class_of(&tok.token_text(t))).collect();
+    let classes: Vec<&str> = (0..tok.vocab_size() as u32).map(|t| TokenClass::of(&tok.token_text(t)).name()).collect();
     for (name, ms) in ["mod", "dense"].into_iter().zip(timing) {
         let (model, weights_bytes) = &loaded[name];
         let cfg = model.config().clone();

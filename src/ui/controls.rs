@@ -85,6 +85,7 @@ pub fn BackendBadge() -> impl IntoView {
     let switch = move |ev| {
         let kind = if event_target_value(&ev) == "webgpu" { BackendKind::WebGpu } else { BackendKind::Cpu };
         if kind != page.backend.get_untracked() {
+            page.backend_by_hand.set(true);
             page.backend.set(kind);
             page.backend_note.set(match kind {
                 BackendKind::WebGpu => "switched to WebGPU by hand".into(),
@@ -96,7 +97,7 @@ pub fn BackendBadge() -> impl IntoView {
     view! {
         <div class="badge" data-backend=move || match page.backend.get() { BackendKind::WebGpu => "webgpu", _ => "cpu" }>
             <span class="badge-name">{move || page.backend.get().label()}</span>
-            <span class="badge-note">{move || page.backend_note.get()}</span>
+            <span class="badge-note" title=move || page.backend_note.get()>{move || page.backend_note.get()}</span>
             <label class="sr-only" for="backend">"Backend"</label>
             <select id="backend" on:change=switch prop:value=move || match page.backend.get() { BackendKind::WebGpu => "webgpu", _ => "cpu" }>
                 <option value="cpu">"CPU"</option>

@@ -45,11 +45,14 @@ pub fn Explainer() -> impl IntoView {
             })
         })
     };
-    // Open where there is room beside the text; one line on a phone, above the text box.
-    let wide = web_sys::window().and_then(|w| w.inner_width().ok()).and_then(|w| w.as_f64()).is_some_and(|w| w >= 1000.0);
+    // Closed: its summary is the one sentence a first look needs, so the heatmap stays on the
+    // first screen; the rest, and the diagram, are one click away.
     view! {
-        <details class="panel explainer" open=wide>
-            <summary><h2>"What am I looking at?"</h2></summary>
+        <details class="panel explainer">
+            <summary><h2>"What am I looking at?"</h2>" "
+                <span class="gist">"In each routed block a router scores every token and only the top "<strong>"k"</strong>
+                    " are processed; the rest skip the block at no cost. The grid shows, per token, which blocks took it."</span>
+            </summary>
             <div class="explain-row">
                 <div class="explain-text">
                     <p>

@@ -266,14 +266,13 @@ fn attribute_escape(s: &str) -> String {
     s.replace('&', "&amp;").replace('"', "&quot;").replace('<', "&lt;")
 }
 
-/// The `<mod-demo>` element that reproduces this state on another page.
-pub fn embed_code(page_url: &str, settings: &crate::runtime::options::Settings) -> String {
-    let base = &page_url[..page_url.rfind('/').map_or(0, |i| i + 1)];
+/// HTML that shows this state on any other page: an iframe of the full page, which needs nothing
+/// from the host (a `<mod-demo>` element loads module scripts, which browsers fetch across
+/// origins only with a CORS header; the README says how to serve `pkg/` for that).
+pub fn embed_code(share_link: &str) -> String {
     format!(
-        "<script type=\"module\" src=\"{base}modscope-element.js\"></script>\n<mod-demo text=\"{}\" capacity=\"{}\" mode=\"{}\"></mod-demo>",
-        attribute_escape(&settings.text),
-        settings.capacity,
-        if settings.causal { "causal" } else { "topk" }
+        "<iframe src=\"{}\" title=\"modscope: Mixture-of-Depths routing, live\" width=\"100%\" height=\"720\" style=\"border:0\" loading=\"lazy\"></iframe>",
+        attribute_escape(share_link)
     )
 }
 
@@ -287,7 +286,7 @@ pub fn ShareButton() -> impl IntoView {
     let copy = move |what: &'static str| {
         let settings = page.settings.get_untracked();
         let focus = page.selected.get_untracked();
-        let text = page.options.with_value(|o| if what == "link" { o.share_link(&settings, focus) } else { embed_code(&o.page_url, &settings) });
+        let text = page.options.with_value(|o| if what == "link" { o.share_link(&settings, focus) } else { embed_code(&o.share_link(&settings, focus)) });
         leptos::task::spawn_local(async move {
             let copied = copy_to_clipboard(&text).await;
             let opens_on = match focus {
@@ -297,15 +296,15 @@ pub fn ShareButton() -> impl IntoView {
             };
             let note = match (what, copied) {
                 ("link", true) => format!("Link copied.{opens_on}"),
-                (_, true) => "Embed code copied.".into(),
+                (_, true) => "Embed code copied: an iframe, which works on any site.".into(),
                 _ => "Copy it from the box:".into(),
             };
             shown.set(Some((note, text)));
         });
     };
     view! {
-        <button class="share" on:click=move |_| copy("link") aria-label="Copy a link to this text and these settings, opening on the selected cell">"Share link"</button>
-        <button class="embed-code" on:click=move |_| copy("embed") aria-label="Copy HTML that embeds this demo with this text and these settings">"Embed code"</button>
+        <button class="share" on:click=move |_| copy("link") aria-label="Share link: copy a link to this text and these settings, opening on the selected cell">"Share link"</button>
+        <button class="embed-code" on:click=move |_| copy("embed") aria-label="Embed code: copy an iframe that shows this demo, with this text and these settings, on another page">"Embed code"</button>
         {move || shown.get().map(|(note, text)| view! {
             <span class="copied" role="status">{note}</span>
             <input class="share-link" readonly aria-label="What was copied" prop:value=text on:focus=|ev| {

@@ -11,6 +11,7 @@ use super::PageState;
 use super::engine::Routing;
 use crate::model::{RoutingMode, RoutingTrace, UpdateWeight, capacity_k};
 use crate::runtime::figure::{LABELS_PX, column_px, lines, visible, weight_colour};
+use crate::runtime::notes::{highlights, layer_notes};
 
 /// Whether the causal predictor (p > 0.5) and top-k at the trace's capacity disagree on a cell.
 pub fn disagrees(trace: &RoutingTrace, layer: usize, token: usize) -> bool {
@@ -82,6 +83,21 @@ pub fn Heatmap() -> impl IntoView {
         <section class="panel" id="heatmap" aria-labelledby="heatmap-title" node_ref=section>
             <h2 id="heatmap-title">"Which tokens each routed block processed"</h2>
             <Legend/>
+            // Until the first run the loading screen's picture of this grid holds its place, so
+            // nothing below jumps when the live grid arrives.
+            {move || page.routing.with(Option::is_none).then(|| {
+                let src = page.options.with_value(|o| format!("{}shell.svg", o.asset_base));
+                view! { <img class="grid-placeholder" src=src width="1000" alt="" aria-hidden="true"/> }
+            })}
+            {move || page.routing.get().map(|r| {
+                if reading.get() {
+                    return view! { <ReadingView result=r dark=is_dark(page)/> }.into_any();
+                }
+                let w = width();
+                view! { <Grid result=r width=w dark=is_dark(page) show_dense=show_dense.get() show_disagreement=show_disagreement.get() pointer=pointer/> }.into_any()
+            })}
+            <Popover pointer=pointer/>
+            {(!figure).then(|| view! { <Noticed/> })}
             {(!figure).then(|| view! {
                 <div class="toggles">
                     <label><input type="checkbox" id="show-dense" prop:checked=move || show_dense.get()
@@ -92,16 +108,29 @@ pub fn Heatmap() -> impl IntoView {
                         on:change=move |ev| reading.set(event_target_checked(&ev))/>" reading view: the text itself, a bar per routed layer under each token"</label>
                 </div>
             })}
-            {move || page.routing.get().map(|r| {
-                if reading.get() {
-                    return view! { <ReadingView result=r dark=is_dark(page)/> }.into_any();
-                }
-                let w = width();
-                view! { <Grid result=r width=w dark=is_dark(page) show_dense=show_dense.get() show_disagreement=show_disagreement.get() pointer=pointer/> }.into_any()
-            })}
-            <Popover pointer=pointer/>
             {(!figure).then(|| view! { <Details/><super::export::HeatmapExport/> })}
         </section>
+    }
+}
+
+/// What stands out in this routing, and what each routed layer took, computed from the trace.
+#[component]
+fn Noticed() -> impl IntoView {
+    let page = expect_context::<PageState>();
+    move || {
+        page.routing.get().map(|r| {
+            let trace = &r.routed.trace;
+            let notes = layer_notes(trace, &r.pieces)
+                .into_iter()
+                .map(|n| view! { <li><strong>{format!("L{}", n.layer)}</strong>{format!(" took {}", n.caption())}</li> })
+                .collect_view();
+            view! {
+                <div class="noticed" id="noticed">
+                    <p class="highlights">{highlights(trace, &r.pieces).join(" ")}</p>
+                    <ul class="layer-notes" aria-label="What each routed layer took in this text">{notes}</ul>
+                </div>
+            }
+        })
     }
 }
 

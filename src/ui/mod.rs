@@ -45,6 +45,8 @@ pub struct PageState {
     pub backend: RwSignal<BackendKind>,
     pub backend_note: RwSignal<String>,
     pub webgpu_ok: RwSignal<Option<bool>>,
+    /// The reader picked the backend in the badge: the page's own choice no longer overrides it.
+    pub backend_by_hand: RwSignal<bool>,
     pub status: RwSignal<Status>,
     /// The MoD model's latest run, drawn by the heatmap and the routing panels as soon as it
     /// arrives; `result` adds the dense twin's run over the same text a little later.
@@ -215,8 +217,11 @@ pub fn retry(page: PageState) {
     spawn_local(start_up(page));
 }
 
-/// Loads the shared engine, picks a backend (WebGPU when it starts, else the CPU) and runs once:
-/// that first run doubles as the warm-up, so kernels compile here, not on the first keystroke.
+/// Loads the shared engine and draws the first heatmap on the CPU, which needs no shaders; then,
+/// where WebGPU starts, warms it up on this text behind the page and times both backends here
+/// (interleaved, warm) and keeps the faster, saying which and why in the badge. `backend=cpu`
+/// skips WebGPU; `backend=webgpu` uses it without the comparison. A backend chosen by hand in
+/// the meantime is kept.
 async fn start_up(page: PageState) {
     let options = page.options.get_value();
     let progress = move |s: &str| {
@@ -226,33 +231,110 @@ async fn start_up(page: PageState) {
         page.status.set(Status::Failed(format!("Could not load the models: {e}")));
         return;
     }
-    page.status.set(Status::Loading("Starting the backend and compiling kernels…".into()));
-    let webgpu = if options.settings.force_cpu {
-        Err("CPU requested".to_string())
-    } else {
-        engine::models(BackendKind::WebGpu).await.map(|_| ())
+    page.status.set(Status::Loading("Starting the models…".into()));
+    let threads = match engine::workers().await {
+        Ok(_) => "in two workers".to_string(),
+        Err(_) => "on the page's thread".to_string(),
     };
-    match webgpu {
-        Ok(()) => {
-            page.webgpu_ok.set(Some(true));
-            page.backend.set(BackendKind::WebGpu);
-            page.backend_note.set("WebGPU adapter found".into());
+    let (force_cpu, force_webgpu) = (options.settings.force_cpu, options.settings.force_webgpu);
+    page.backend.set(BackendKind::Cpu);
+    let mut timed = !force_cpu;
+    if force_cpu {
+        page.backend_note.set(format!("CPU requested: running {threads}"));
+    } else if force_webgpu {
+        // Asked for by name: WebGPU from the first run, not timed against the CPU.
+        timed = false;
+        match engine::models(BackendKind::WebGpu).await {
+            Ok(_) => {
+                page.webgpu_ok.set(Some(true));
+                page.backend.set(BackendKind::WebGpu);
+                page.backend_note.set("WebGPU, as requested".into());
+            }
+            Err(why) => {
+                page.webgpu_ok.set(Some(false));
+                page.backend_note.set(format!("{why}: running on the CPU, {threads}"));
+            }
         }
-        Err(why) => {
-            page.webgpu_ok.set(if options.settings.force_cpu { None } else { Some(false) });
-            page.backend.set(BackendKind::Cpu);
-            let threads = match engine::workers().await {
-                Ok(_) => "in two workers".to_string(),
-                Err(e) => format!("on the page's thread ({e})"),
-            };
-            page.backend_note.set(format!("{why}: running on the CPU, {threads}"));
-        }
+    } else {
+        page.backend_note.set(format!("running on the CPU, {threads}"));
     }
     if options.autorun {
         schedule_run(page, 0);
+        // The first heatmap comes first: WebGPU starts (and compiles its shaders) after it.
+        while page.runs.get_untracked() == 0 {
+            if matches!(page.status.get_untracked(), Status::Failed(_)) {
+                return;
+            }
+            engine::sleep_ms(20).await;
+        }
     } else {
         page.status.set(Status::Ready);
         page.message.set(Some("Press Run to route this text.".into()));
+    }
+    if !timed {
+        return;
+    }
+    match engine::models(BackendKind::WebGpu).await {
+        Err(why) => {
+            page.webgpu_ok.set(Some(false));
+            page.backend_note.set(format!("{why}: running on the CPU, {threads}"));
+        }
+        Ok(_) => {
+            page.webgpu_ok.set(Some(true));
+            if !page.backend_by_hand.get_untracked() {
+                page.backend_note.set(format!("CPU {threads}, while WebGPU is timed on this machine…"));
+            }
+            choose_faster(page).await;
+        }
+    }
+}
+
+/// Warm runs per backend when choosing one: enough for a median, few enough to be done in
+/// a second or two on the CPU.
+const CHOICE_RUNS: usize = 3;
+
+/// Times the CPU and WebGPU on the reader's text (one warm-up run each, then interleaved runs)
+/// and moves to WebGPU if its median is lower; the badge says what was measured.
+async fn choose_faster(page: PageState) {
+    let chosen_by_hand = move || page.backend_by_hand.get_untracked();
+    let text = page.settings.with_untracked(|s| if s.text.is_empty() { crate::runtime::options::EXAMPLE_TEXT.to_string() } else { s.text.clone() });
+    let (capacity, causal) = page.settings.with_untracked(|s| (s.capacity, s.causal));
+    let mut times = [Vec::new(), Vec::new()];
+    let kinds = [BackendKind::Cpu, BackendKind::WebGpu];
+    for round in 0..=CHOICE_RUNS {
+        for (i, &kind) in kinds.iter().enumerate() {
+            match flops_table::run_when_free(kind, engine::Input::Text(&text), capacity, causal).await {
+                // Round 0 warms up (WebGPU compiles its shaders there): not counted.
+                Ok(r) if round > 0 => times[i].push(r.routed_stages.total_ms() + r.dense.stages.total_ms()),
+                Ok(_) => {}
+                Err(e) => {
+                    if kind == BackendKind::WebGpu {
+                        engine::drop_backend(BackendKind::WebGpu);
+                        page.webgpu_ok.set(Some(false));
+                        if !chosen_by_hand() {
+                            let cause = e.split(" Caused by").next().unwrap_or(&e).to_string();
+                            page.backend_note.set(format!("WebGPU failed while being timed ({cause}); using the CPU"));
+                        }
+                    }
+                    return;
+                }
+            }
+        }
+    }
+    if chosen_by_hand() {
+        return;
+    }
+    let median = |v: &mut Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    let (cpu, gpu) = (median(&mut times[0]), median(&mut times[1]));
+    if gpu < cpu {
+        page.backend.set(BackendKind::WebGpu);
+        page.backend_note.set(format!("WebGPU {gpu:.0} ms, CPU {cpu:.0} ms here (both models, median of {CHOICE_RUNS}): using WebGPU"));
+        schedule_run(page, 0);
+    } else {
+        page.backend_note.set(format!("CPU {cpu:.0} ms, WebGPU {gpu:.0} ms here (both models, median of {CHOICE_RUNS}): using the CPU"));
     }
 }
 
@@ -264,6 +346,7 @@ pub fn Demo(options: Options) -> impl IntoView {
         backend: RwSignal::new(BackendKind::Cpu),
         backend_note: RwSignal::new("starting…".into()),
         webgpu_ok: RwSignal::new(None),
+        backend_by_hand: RwSignal::new(false),
         status: RwSignal::new(Status::Loading("Loading the page…".into())),
         routing: RwSignal::new(None),
         result: RwSignal::new(None),
@@ -282,6 +365,8 @@ pub fn Demo(options: Options) -> impl IntoView {
     let full = options.panels == Panels::Full;
     let flops = options.panels != Panels::Heatmap;
     let style = options.height.as_ref().map(|h| format!("max-height:{h};overflow:auto"));
+    // Nothing was ever drawn and the last attempt failed: loading (or the first run) failed.
+    let load_failed = move || matches!(page.status.get(), Status::Failed(_)) && page.routing.with(Option::is_none);
     if options.figure {
         // A figure: the heatmap and its key, as tall as they are, a caption from the host page,
         // and the status line only while there is something to say (loading, a failure).
@@ -296,33 +381,41 @@ pub fn Demo(options: Options) -> impl IntoView {
     }
     view! {
         <div class="modscope" class:page=options.standalone data-theme=move || page.theme.get() style=style>
-            <header class="top">
-                {options.standalone.then(|| view! { <h1>"modscope"</h1> })}
-                <p class="tagline">"Watch a Mixture-of-Depths transformer decide which tokens each block processes."</p>
-                <controls::BackendBadge/>
-                <controls::ThemeToggle/>
-                <export::ShareButton/>
-            </header>
+            // An embed of one or two panels carries no page furniture (badge, theme, share).
+            {(full || options.standalone).then(|| view! {
+                <header class="top">
+                    {options.standalone.then(|| view! { <h1>"modscope"</h1> })}
+                    <p class="tagline">"Watch a Mixture-of-Depths transformer decide which tokens each block processes."</p>
+                    <controls::BackendBadge/>
+                    <controls::ThemeToggle/>
+                    <export::ShareButton/>
+                </header>
+            })}
             <main>
-                // On a wide screen the explainer sits beside the text and controls, so the heatmap
-                // starts within the first screen.
-                <div class:intro=full>
-                    {full.then(|| view! { <explainer::Explainer/> })}
-                    <div class="input-column">
-                        {full.then(|| view! { <explainer::Presets/> })}
-                        <controls::TextInput/>
-                        <controls::StatusLine/>
-                        {full.then(|| view! { <controls::RoutingControls/> })}
+                // The first screen is the demonstration: the text box, then the live grid. The
+                // explainer is one sentence until opened; the controls and the instrument follow.
+                // A load that failed replaces every panel with one message and Retry.
+                {move || load_failed().then(|| view! { <div class="panel load-failed" role="alert"><controls::StatusLine/></div> })}
+                <div class="panels" class:hidden=load_failed>
+                    <div class:intro=full>
+                        <div class="input-column">
+                            {full.then(|| view! { <explainer::Presets/> })}
+                            // A read-only embed shows its text in the grid; a text box would only look editable.
+                            {(!options.readonly || full).then(|| view! { <controls::TextInput/> })}
+                            {move || (!load_failed()).then(|| view! { <controls::StatusLine/> })}
+                        </div>
+                        {full.then(|| view! { <explainer::Explainer/> })}
                     </div>
+                    <heatmap::Heatmap/>
+                    {full.then(|| view! {
+                        <controls::RoutingControls/>
+                        <predictor::PredictorPanel/>
+                        <charts::WeightHistograms/>
+                        <charts::EntropyByDepth/>
+                    })}
+                    {flops.then(|| view! { <flops_table::FlopsPanel/> })}
+                    {full.then(|| view! { <generation::GenerationPanel/> <study::StudyPanel/> })}
                 </div>
-                <heatmap::Heatmap/>
-                {full.then(|| view! {
-                    <predictor::PredictorPanel/>
-                    <charts::WeightHistograms/>
-                    <charts::EntropyByDepth/>
-                })}
-                {flops.then(|| view! { <flops_table::FlopsPanel/> })}
-                {full.then(|| view! { <generation::GenerationPanel/> <study::StudyPanel/> })}
             </main>
             {options.standalone.then(|| view! {
                 <footer>

@@ -43,7 +43,10 @@ await check('both elements render heatmaps with their own settings', async () =>
   assert.equal(await page.locator('#demo-heatmap #flops-total').count(), 0, 'heatmap-only panels');
   assert.equal(await page.locator('#demo-flops #flops-total').count(), 1);
   assert.equal(await page.locator('#demo-flops #gen-title').count(), 0);
-  assert.ok(await page.locator('#demo-heatmap textarea').evaluate((t) => t.readOnly));
+  // A read-only heatmap embed is the grid: no text box, badge or page buttons.
+  assert.equal(await page.locator('#demo-heatmap >> css=textarea, .badge, .theme, .share, .embed-code').count(), 0);
+  const tall = await page.locator('#demo-heatmap').evaluate((host) => host.getBoundingClientRect().height);
+  assert.ok(tall <= 600, `a one-sentence heatmap embed is ${tall.toFixed(0)} px tall`);
   assert.equal(await page.locator('#demo-flops .modscope').getAttribute('data-theme'), 'dark');
   await page.screenshot({ path: path.join(ROOT, 'artifacts', 'embed.png'), fullPage: true });
 });
@@ -220,13 +223,23 @@ await check("the full page's first screen draws text only in font sizes the load
 
 await context.close();
 
-await check('with a WebGPU adapter the loader picks the WebGPU build, and the page runs on WebGPU', async () => {
+await check('with a software WebGPU adapter the loader keeps the CPU build and says why; backend=webgpu loads the WebGPU build', async () => {
   const gpu = await launch({ webgpu: true });
   server.requests.length = 0;
-  const { page: full, problems: gpuProblems } = await open(gpu, `${server.url}/blog/post/pkg/index.html?text=Anne%20had%20been`, server.url);
+  // SwiftShader is a software adapter: never faster than the CPU build, so the WebGPU build is not downloaded.
+  const { page: soft, problems: softProblems } = await open(gpu, `${server.url}/blog/post/pkg/index.html?text=Anne%20had%20been`, server.url);
+  await soft.waitForSelector('.badge[data-backend=cpu]', { timeout: 120000 });
+  await soft.locator('#heatmap .tok').first().waitFor({ timeout: 120000 });
+  assert.ok(!fetched().includes('modscope_bg.wasm'), fetched().join(' '));
+  assert.match(await soft.textContent('.badge-note'), /CPU-only build loaded .*software/);
+  assert.deepEqual(softProblems, []);
+  await soft.close();
+  server.requests.length = 0;
+  const { page: full, problems: gpuProblems } = await open(gpu, `${server.url}/blog/post/pkg/index.html?text=Anne%20had%20been&backend=webgpu`, server.url);
   await full.waitForSelector('.badge[data-backend=webgpu]', { timeout: 120000 });
   const files = fetched();
   assert.ok(files.includes('modscope_bg.wasm') && !files.some((f) => f.startsWith('modscope_cpu')), files.join(' '));
+  assert.match(await full.textContent('.badge-note'), /WebGPU, as requested/);
   assert.deepEqual(gpuProblems, []);
   await gpu.close();
 });

@@ -13,6 +13,8 @@ const { check, results, failures } = checks();
 
 const SAMPLE = 'Emma Woodhouse, handsome, clever, and rich, with a comfortable home and happy disposition, seemed to unite some of the best blessings of existence.';
 let cpuRouting = null;
+/** A body background, as rgb numbers, that is dark (each channel below 64). */
+const lumDark = (rgb) => rgb.length >= 3 && rgb.slice(0, 3).every((v) => v < 64);
 
 // ---- CPU path: headless Chromium without flags has no WebGPU adapter.
 {
@@ -107,9 +109,11 @@ let cpuRouting = null;
   });
 
   await check('cpu: FLOPs table and measured time', async () => {
+    // The headline's time is never one run: the median of five warm runs, topped up when idle.
+    await page.waitForFunction(() => Number(document.querySelector('#flops-total')?.dataset.samples) >= 5, null, { timeout: 120000 });
     const headline = await page.textContent('#flops-total');
     assert.match(headline, /saved/);
-    assert.match(headline, /MoD [\d.]+ ms, dense [\d.]+ ms/);
+    assert.match(headline, /MoD [\d.]+ ms, dense [\d.]+ ms \([\d.]+× the time; median of 5 warm runs, quartiles [\d.]+–[\d.]+\)/);
   });
 
   await check('cpu: "Time it" reports medians with quartiles next to the FLOPs ratio', async () => {
@@ -299,7 +303,12 @@ let cpuRouting = null;
     assert.match(await page.textContent('.copied'), /Link copied|Copy it from the box/);
     assert.match(await page.inputValue('.share-link'), /\?text=/);
     await page.click('.embed-code');
-    await page.waitForFunction(() => /<mod-demo /.test(document.querySelector('.share-link').value));
+    await page.waitForFunction(() => /^<iframe src="[^"]*\?text=/.test(document.querySelector('.share-link').value));
+    // Accessible names contain the visible labels (WCAG 2.5.3).
+    for (const button of ['.share', '.embed-code']) {
+      const [label, text] = await page.$eval(button, (b) => [b.getAttribute('aria-label'), b.textContent]);
+      assert.ok(label.startsWith(text), `${button}: "${label}" contains "${text}"`);
+    }
   });
 
   await check('cpu: every chart exports as SVG (title, settings, styles inlined) and PNG', async () => {
@@ -342,6 +351,73 @@ let cpuRouting = null;
     await page.setViewportSize({ width: 1200, height: 1400 });
   });
 
+  await check('cpu: the first screen shows the live grid, every routed row, without a layout jump (1366×768, 390×844)', async () => {
+    for (const [width, height] of [[1366, 768], [390, 844]]) {
+      const first = await context.newPage();
+      await first.setViewportSize({ width, height });
+      // Layout shifts from navigation on (the PerformanceObserver sees the buffered ones too).
+      await first.addInitScript(() => {
+        window.__cls = 0;
+        new PerformanceObserver((list) => { for (const e of list.getEntries()) if (!e.hadRecentInput) window.__cls += e.value; })
+          .observe({ type: 'layout-shift', buffered: true });
+      });
+      await first.goto(`${server.url}/`);
+      await nextRun(first, 0, 120000);
+      const seen = await first.evaluate(() => {
+        const line = document.querySelector('#heatmap .hm-line').getBoundingClientRect();
+        const routedRows = document.querySelectorAll('#heatmap .hm-line:first-child .row-label:not(.dense):not(.text):not(.depth-label)').length;
+        return { top: line.top, bottom: line.bottom, scrollY, innerHeight, routedRows, cls: window.__cls, notes: document.querySelector('#noticed')?.textContent ?? '' };
+      });
+      assert.ok(seen.scrollY === 0 && seen.top >= 0 && seen.bottom <= seen.innerHeight, `${width}×${height}: the grid's first line spans ${seen.top.toFixed(0)}–${seen.bottom.toFixed(0)} px`);
+      assert.ok(seen.routedRows >= 1, 'routed rows drawn');
+      assert.ok(seen.cls <= 0.1, `${width}×${height}: cumulative layout shift ${seen.cls.toFixed(3)}`);
+      // What to notice, computed from this routing: which layer took what, and the depths.
+      assert.match(seen.notes, /\d+ of the \d+ tokens went through no routed block/);
+      assert.match(seen.notes, /L\d took \d+ /);
+      await first.screenshot({ path: path.join(ARTIFACTS, `first-screen-${width}x${height}.png`) });
+      await first.emulateMedia({ colorScheme: 'dark' });
+      await first.screenshot({ path: path.join(ARTIFACTS, `first-screen-${width}x${height}-dark.png`) });
+      await first.close();
+    }
+  });
+
+  await check('cpu: text and inputs keep 4.5:1 contrast in dark mode, computed from rendered colours', async () => {
+    const dark = await context.newPage();
+    await dark.emulateMedia({ colorScheme: 'dark' });
+    await dark.goto(`${server.url}/`);
+    await nextRun(dark, 0, 120000);
+    const worst = await dark.evaluate(() => {
+      const rgba = (c) => (c.match(/[\d.]+/g) ?? []).map(Number);
+      const lum = ([r, g, b]) => [r, g, b].map((v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; })
+        .reduce((s, v, i) => s + v * [0.2126, 0.7152, 0.0722][i], 0);
+      const ratio = (a, b) => { const [x, y] = [lum(a), lum(b)].sort((p, q) => q - p); return (x + 0.05) / (y + 0.05); };
+      // The colour drawn behind an element: the nearest ancestor with an opaque background.
+      const behind = (el) => {
+        for (let e = el; e; e = e.parentElement) {
+          const c = rgba(getComputedStyle(e).backgroundColor);
+          if (c.length === 3 || c[3] > 0.9) return c.slice(0, 3);
+        }
+        return [255, 255, 255];
+      };
+      const found = [];
+      const picked = document.querySelectorAll('body, p, label, span, td, th, li, h1, h2, summary, button, select, textarea, input[type=number], output, legend');
+      for (const el of picked) {
+        if (!el.getClientRects().length || !(el.innerText ?? el.value ?? '').trim()) continue;
+        if (el.closest('svg, .cell, .key, .colourbar, .sr-only')) continue;
+        const style = getComputedStyle(el);
+        if (style.visibility !== 'visible' || Number(style.opacity) < 1) continue;
+        found.push({ what: `${el.tagName.toLowerCase()}.${el.className}`.slice(0, 60), ratio: ratio(rgba(style.color).slice(0, 3), behind(el)) });
+      }
+      const page = rgba(getComputedStyle(document.body).backgroundColor);
+      found.sort((a, b) => a.ratio - b.ratio);
+      return { lowest: found.slice(0, 3), n: found.length, body: page };
+    });
+    assert.ok(worst.n > 20, `measured ${worst.n} elements`);
+    assert.ok(lumDark(worst.body), `the page behind the content is dark: rgb(${worst.body})`);
+    assert.ok(worst.lowest[0].ratio >= 4.5, `lowest contrast in dark mode: ${JSON.stringify(worst.lowest)}`);
+    await dark.close();
+  });
+
   await check('cpu: figure mode (chrome=none) is the heatmap alone, as tall as its content', async () => {
     const figure = await context.newPage();
     await figure.goto(`${server.url}/?chrome=none&text=${encodeURIComponent(SAMPLE)}`);
@@ -382,6 +458,9 @@ let cpuRouting = null;
     assert.match(message, /dense\.q8\.safetensors/);
     assert.match(message, /SHA-256|damaged/);
     assert.match(message, /^Could not load models\/dense\.q8\.safetensors\./, 'a plain headline first, naming the file');
+    // The failure replaces the panels: one message and Retry, no buttons that cannot run.
+    assert.equal(await page.locator('.load-failed #retry').count(), 1);
+    assert.equal(await page.locator('#time-it, #generate, #sweep-capacity').evaluateAll((b) => b.filter((e) => e.getClientRects().length).length), 0);
     assert.equal(await page.$eval('#failure details', (d) => d.open), false, 'the cause is collapsed');
     assert.doesNotMatch(message, /wasm-function|at .*\.js|panicked/);
     assert.equal(await page.$eval('#text', (t) => t.value), text);
@@ -442,12 +521,24 @@ let cpuRouting = null;
     };
   });
   const { page, problems } = await open(context, `${server.url}/`, server.url);
-  await check('webgpu: starts on WebGPU and shows the heatmap', async () => {
+  await check('webgpu: the first heatmap comes from the CPU; then WebGPU is timed here and the faster kept, said in the badge', async () => {
     await nextRun(page, 0, 180000);
-    assert.equal(await page.getAttribute('.badge', 'data-backend'), 'webgpu');
+    assert.equal(await page.getAttribute('.badge', 'data-backend'), 'cpu', 'the first heatmap never waits for shaders');
+    await page.waitForFunction(() => /ms here \(both models, median of 3\): using/.test(document.querySelector('.badge-note')?.textContent ?? ''), null, { timeout: 180000 });
+    const note = await page.textContent('.badge-note');
+    const backend = await page.getAttribute('.badge', 'data-backend');
+    const [, first, , second] = note.match(/^(CPU|WebGPU) ([\d]+) ms, (CPU|WebGPU) ([\d]+) ms here/);
+    assert.ok(Number(first) <= Number(second), `the faster is named first: ${note}`);
+    assert.equal(backend, first === 'CPU' ? 'cpu' : 'webgpu', `the badge runs what the note chose: ${note}`);
     await page.screenshot({ path: path.join(ARTIFACTS, 'webgpu.png'), fullPage: true });
   });
   await check('webgpu: routes the text exactly as the CPU does', async () => {
+    if (await page.getAttribute('.badge', 'data-backend') !== 'webgpu') {
+      const run = Number(await page.getAttribute('.grid', 'data-run'));
+      await page.selectOption('#backend', 'webgpu');
+      await nextRun(page, run, 180000);
+    }
+    assert.equal(await page.getAttribute('.badge', 'data-backend'), 'webgpu');
     await typeText(page, SAMPLE);
     assert.deepEqual(await routing(page), cpuRouting);
   });
@@ -479,6 +570,15 @@ let cpuRouting = null;
     assert.ok(rows.length > atHalf.length, 'the new text was routed');
     assert.equal(rows.filter((r) => r[1] === 'x').length, Math.ceil(0.5 * rows.length), 'still at 50% capacity');
     await page.screenshot({ path: path.join(ARTIFACTS, 'webgpu-lost.png'), fullPage: false });
+  });
+  await check('webgpu: backend=webgpu starts on WebGPU without timing it, and routes as the CPU does', async () => {
+    const forced = await context.newPage();
+    await forced.goto(`${server.url}/?backend=webgpu&text=${encodeURIComponent(SAMPLE)}`);
+    await nextRun(forced, 0, 180000);
+    assert.equal(await forced.getAttribute('.badge', 'data-backend'), 'webgpu');
+    assert.match(await forced.textContent('.badge-note'), /WebGPU, as requested/);
+    assert.deepEqual(await routing(forced), cpuRouting);
+    await forced.close();
   });
   await check('webgpu: no console errors', async () => assert.deepEqual(problems.filter((p) => !/lost|destroyed|Device/i.test(p)), []));
   await context.close();

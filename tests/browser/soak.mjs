@@ -15,7 +15,8 @@ let failed = 0;
 async function soak(webgpu, runs) {
   const name = webgpu ? 'webgpu' : 'cpu';
   const context = await launch({ webgpu });
-  const { page, problems } = await open(context, `${server.url}/`, server.url);
+  // On WebGPU by name: left to itself the page keeps whichever backend it measured faster.
+  const { page, problems } = await open(context, `${server.url}/${webgpu ? '?backend=webgpu' : ''}`, server.url);
   try {
     await nextRun(page, 0, 180000);
     const samples = {};
