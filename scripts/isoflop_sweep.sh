@@ -48,7 +48,8 @@ budget_runs() { # budget
 # Bracketing, second step: dense 48 beat 64 at 8e11 and 8e12 (trainer's slice), so width 32 is
 # added where it fits the data cap: at 8e12 it would run 4.6 epochs, past the 4 the design puts
 # first, so there the optimum stays unbracketed and the card says so. Third step: dense 32 beat
-# 48 at 8e11 (whole book), so width 16 there; fourth: dense 16 beat 32, so width 8.
+# 48 at 8e11 (whole book), so width 16 there; fourth: dense 16 beat 32, so width 8 (which lost:
+# bracketed). At 2.5e12 dense 32 beat 48 (whole book), so width 16 there (3.4 epochs).
 # Seeds: the best dense and the best MoD model at the top budget by their seed-2024 whole-book
 # loss (dense 48; MoD chosen once all four MoD runs at 8e12 had finished, see top_seeds).
 # The first pass ran 8e11 and 8e12 before 2.5e12, so that a sweep cut short still spans 10×; the
@@ -77,4 +78,5 @@ run 8e11 dense 16 - 2024
 run 8e11 dense 8 - 2024
 budget_runs 2.5e12
 run 2.5e12 dense 32 - 2024
+run 2.5e12 dense 16 - 2024
 echo "$(date +%T) nothing left for this copy to start"

@@ -170,7 +170,10 @@ mod tests {
         let tokens: Vec<u32> = (0..20).map(|i| (i * 37) % 300).collect();
         let mode = RoutingMode::TopK { capacity: 0.5 };
         let a = pollster::block_on(analyse(&model, &tokens, mode, &device, &monotonic_ms)).unwrap();
-        assert!(a.stages.forward_ms > 0.0 && a.stages.readback_ms >= 0.0 && a.stages.analysis_ms > 0.0, "{:?}", a.stages);
+        // Stage times are measured, not asserted on: only that each is a real, non-negative time
+        // (a coarse clock may read 0 for a fast stage).
+        let s = &a.stages;
+        assert!([s.forward_ms, s.readback_ms, s.analysis_ms].iter().all(|t| t.is_finite() && *t >= 0.0), "{s:?}");
         let ids: Vec<i64> = tokens.iter().map(|&i| i as i64).collect();
         let f = pollster::block_on(model.forward(Tensor::from_data(TensorData::new(ids, [1, 20]), &device), mode)).unwrap();
         let logits = f.logits.into_data().convert::<f64>().try_to_vec::<f64>().unwrap();
