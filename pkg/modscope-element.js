@@ -19,8 +19,9 @@ const waiting = new Set();
 const megabytes = (n) => (n / 1e6).toFixed(1);
 
 /** Starts the wasm module and fetches the weights, once for the whole page; resolves to the module. */
-function boot() {
-  ready ??= loadModscope((received, expected) => waiting.forEach((tell) => tell(received, expected))).then(async (modscope) => {
+function boot(backend) {
+  // One module for the page: the first element to start chooses the build (its `backend`).
+  ready ??= loadModscope((received, expected) => waiting.forEach((tell) => tell(received, expected)), { backend }).then(async (modscope) => {
     await modscope.preload(base);
     return modscope;
   });
@@ -64,7 +65,7 @@ class ModDemo extends HTMLElement {
     const tell = (received, expected) => { mount.textContent = `Loading modscope… ${megabytes(received)} of ${megabytes(expected)} MB`; };
     waiting.add(tell);
     try {
-      this.modscope = await boot();
+      this.modscope = await boot(options.backend);
       waiting.delete(tell);
       mount.textContent = '';
       this.instance = this.modscope.mount_demo(mount, options, base, new URL('index.html', base).href);

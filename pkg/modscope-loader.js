@@ -9,9 +9,22 @@
 const base = new URL('./', import.meta.url).href;
 const WEIGHTS = ['models/mod.q8.safetensors', 'models/dense.q8.safetensors', 'models/tokenizer.json'];
 
-async function hasWebGpuAdapter() {
+/**
+ * Whether the WebGPU build is worth its download here: there is an adapter, and it is a real GPU
+ * (a software adapter such as SwiftShader, WARP or llvmpipe is never faster than the CPU build),
+ * unless `backend` asks for WebGPU by name ('cpu' never loads it). The page then still times
+ * WebGPU against the CPU on the reader's machine before using it.
+ */
+async function webGpuMayWin(backend) {
+  if (backend === 'cpu') return false;
   try {
-    return Boolean(navigator.gpu && await navigator.gpu.requestAdapter());
+    const adapter = navigator.gpu && await navigator.gpu.requestAdapter();
+    if (!adapter) return false;
+    if (backend === 'webgpu') return true;
+    const info = adapter.info ?? {};
+    const software = info.isFallbackAdapter || adapter.isFallbackAdapter
+      || /swiftshader|llvmpipe|lavapipe|warp|software/i.test(`${info.architecture} ${info.description} ${info.device} ${info.vendor}`);
+    return !software;
   } catch {
     return false;
   }
@@ -66,8 +79,8 @@ const SANS = 'system-ui, -apple-system, "Segoe UI", sans-serif';
 export const FONT_STRIKES = [
   ...['9px', '10px', '10.4px', '11px', '11.2px', '12px', '12.8px', '13.6px', '14.08px', '14.4px', '14.72px', '16px',
     '9.53333px', '8.66667px'].map((size) => [SANS, size, 400]),
-  ...['12.8px', '13.6px', '16px'].map((size) => [SANS, size, 600]),
-  ...['12.8px', '13.6px', '14.72px', '17.6px', '18.72px', '24px'].map((size) => [SANS, size, 700]),
+  ...['12.8px', '13.6px', '14.4px', '16px'].map((size) => [SANS, size, 600]),
+  ...['12.8px', '13.6px', '14.4px', '14.72px', '17.6px', '18.72px', '24px'].map((size) => [SANS, size, 700]),
   [SANS, '9px', 400, 'italic'], [SANS, '14.72px', 400, 'italic'],
   ['ui-monospace, monospace', '12.8px', 400], ['monospace', '13px', 400],
 ];
@@ -91,9 +104,10 @@ function warmFontStrikes() {
 
 /**
  * Resolves to the wasm-bindgen module of the chosen build, initialised. `onProgress(received,
- * expected)` hears the bytes of the wasm and the weights as they arrive.
+ * expected)` hears the bytes of the wasm and the weights as they arrive; `backend` is the page's
+ * or element's `backend` setting ('cpu', 'webgpu' or none).
  */
-export async function loadModscope(onProgress = () => {}) {
+export async function loadModscope(onProgress = () => {}, { backend } = {}) {
   const progress = { received: 0, expected: 0, report: () => onProgress(progress.received, progress.expected) };
   globalThis.modscopeProgress = progress; // the page's status line reads it while the weights arrive
   globalThis.modscopeDownloads ??= new Map();
@@ -101,7 +115,7 @@ export async function loadModscope(onProgress = () => {}) {
     const url = new URL(file, base).href;
     if (!globalThis.modscopeDownloads.has(url)) globalThis.modscopeDownloads.set(url, counted(url, progress));
   }
-  const build = (await hasWebGpuAdapter()) ? 'modscope' : hasRelaxedSimd() ? 'modscope_cpu_relaxed' : 'modscope_cpu';
+  const build = (await webGpuMayWin(backend)) ? 'modscope' : hasRelaxedSimd() ? 'modscope_cpu_relaxed' : 'modscope_cpu';
   // The wasm downloads while its JavaScript glue is imported.
   const wasm = counted(new URL(`${build}_bg.wasm`, base).href, progress);
   warmFontStrikes();
