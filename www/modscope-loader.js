@@ -81,7 +81,7 @@ export const FONT_STRIKES = [
     '9.53333px', '8.66667px'].map((size) => [SANS, size, 400]),
   ...['12.8px', '13.6px', '14.4px', '16px'].map((size) => [SANS, size, 600]),
   ...['12.8px', '13.6px', '14.4px', '14.72px', '17.6px', '18.72px', '24px'].map((size) => [SANS, size, 700]),
-  [SANS, '9px', 400, 'italic'], [SANS, '14.72px', 400, 'italic'],
+  [SANS, '9px', 400, 'italic'], [SANS, '11px', 400, 'italic'], [SANS, '14.72px', 400, 'italic'],
   ['ui-monospace, monospace', '12.8px', 400], ['monospace', '13px', 400],
 ];
 
