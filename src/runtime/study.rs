@@ -267,11 +267,13 @@ impl Axes {
         (fx * width, (1.0 - fy) * height)
     }
 
-    /// The powers of ten inside the FLOPs range (at least the two ends when none is).
-    pub fn flops_ticks(&self) -> Vec<f64> {
-        let (lo, hi) = self.log_flops;
-        let ticks: Vec<f64> = ((lo.ceil() as i32)..=(hi.floor() as i32)).map(|e| 10f64.powi(e)).collect();
-        if ticks.is_empty() { vec![10f64.powf(lo + 0.08 * (hi - lo)), 10f64.powf(hi - 0.08 * (hi - lo))] } else { ticks }
+    /// The x axis's ticks: the study's budgets, where its points sit (a run reaches its budget to
+    /// within one step), inside the axis.
+    pub fn budget_ticks(&self, runs: &[StudyRun]) -> Vec<f64> {
+        let mut budgets: Vec<f64> = runs.iter().map(|r| r.budget).filter(|b| (self.log_flops.0..=self.log_flops.1).contains(&b.log10())).collect();
+        budgets.sort_by(f64::total_cmp);
+        budgets.dedup();
+        budgets
     }
 
     /// Round loss values inside the range, about four.
@@ -383,6 +385,8 @@ mod tests {
             assert!(x > 0.0 && x < 300.0 && y > 0.0 && y < 200.0, "{} at ({x}, {y})", r.label);
         }
         assert!(axes.loss_ticks().iter().all(|&t| t >= axes.loss.0 && t <= axes.loss.1));
-        assert_eq!(axes.flops_ticks(), vec![1e12, 1e13]);
+        let budgets: Vec<f64> = axes.budget_ticks(&runs);
+        assert!(!budgets.is_empty() && budgets.windows(2).all(|w| w[0] < w[1]), "{budgets:?}");
+        assert!(runs.iter().all(|r| budgets.contains(&r.budget)));
     }
 }

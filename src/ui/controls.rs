@@ -60,7 +60,7 @@ pub fn StatusLine() -> impl IntoView {
             {move || match page.status.get() {
                 Status::Loading(s) => view! { <span class="spinner" aria-hidden="true"></span>{s} }.into_any(),
                 Status::Running => view! { <span>"Running…"</span> }.into_any(),
-                Status::Comparing => view! { <span>"Heatmap up to date; the dense twin is finishing for the comparison…"</span> }.into_any(),
+                Status::Comparing => view! { <span>"Heatmap up to date; the dense model is finishing for the comparison…"</span> }.into_any(),
                 Status::Ready => view! { <span>"Up to date."</span> }.into_any(),
                 Status::Failed(e) => {
                     // The first clause says what failed; the cause (file, HTTP status, check) is

@@ -268,7 +268,7 @@ pub fn FlopsPanel() -> impl IntoView {
     let samples = headline_samples(page);
     view! {
         <section class="panel" aria-labelledby="flops-title">
-            <h2 id="flops-title">"Compute: MoD against its dense twin"</h2>
+            <h2 id="flops-title">"Compute: MoD against the dense model"</h2>
             {move || page.result.get().map(|r| {
                 let (m, d) = (&r.routed.flops, &r.dense.flops);
                 let saved = 1.0 - m.total() as f64 / d.total() as f64;

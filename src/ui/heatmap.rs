@@ -291,8 +291,13 @@ fn Grid(
             _ => return,
         };
         ev.prevent_default();
-        page.selected.set(Some((t, if row == 0 { None } else { Some(layers.with_value(|v| v[row - 1])) })));
-        move_focus_ring(&ev, &id_of(t, row));
+        let layer = if row == 0 { None } else { Some(layers.with_value(|v| v[row - 1])) };
+        page.selected.set(Some((t, layer)));
+        // The keyboard's cell gets the pointer's popover, beside it rather than below the grid.
+        if let Some(cell) = move_focus_ring(&ev, &id_of(t, row)) {
+            let r = cell.get_bounding_client_rect();
+            pointer.set(Some(Pointed { token: t, layer, x: r.left() + r.width() / 2.0, y: r.bottom() }));
+        }
     };
     let active_id = move || {
         let (t, row) = active();
@@ -317,7 +322,7 @@ fn Grid(
         <div class="grid" class:stale=stale data-run=move || page.runs.get() role="grid" tabindex="0"
             aria-label="Routing heatmap" aria-description=description aria-rowcount=tokens
             aria-activedescendant=active_id on:keydown=on_key
-            on:mouseleave=move |_| pointer.set(None) on:scroll=move |_| pointer.set(None)>
+            on:mouseleave=move |_| pointer.set(None) on:scroll=move |_| pointer.set(None) on:blur=move |_| pointer.set(None)>
             {line_views}
         </div>
     }
@@ -361,16 +366,16 @@ fn ReadingView(result: std::sync::Arc<Routing>, dark: bool) -> impl IntoView {
     }
 }
 
-/// Marks the keyboard's active cell and scrolls it into view.
-fn move_focus_ring(ev: &web_sys::KeyboardEvent, id: &str) {
-    let Some(grid) = ev.current_target().and_then(|t| t.dyn_into::<web_sys::Element>().ok()) else { return };
+/// Marks the keyboard's active cell and scrolls it into view; returns it.
+fn move_focus_ring(ev: &web_sys::KeyboardEvent, id: &str) -> Option<web_sys::Element> {
+    let grid = ev.current_target().and_then(|t| t.dyn_into::<web_sys::Element>().ok())?;
     if let Ok(Some(old)) = grid.query_selector(".active") {
         let _ = old.class_list().remove_1("active");
     }
-    if let Ok(Some(cell)) = grid.query_selector(&format!("#{id}")) {
-        let _ = cell.class_list().add_1("active");
-        scroll_to(&cell);
-    }
+    let cell = grid.query_selector(&format!("#{id}")).ok().flatten()?;
+    let _ = cell.class_list().add_1("active");
+    scroll_to(&cell);
+    Some(cell)
 }
 
 fn scroll_to(cell: &web_sys::Element) {

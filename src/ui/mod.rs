@@ -419,7 +419,7 @@ pub fn Demo(options: Options) -> impl IntoView {
             </main>
             {options.standalone.then(|| view! {
                 <footer>
-                    "A Mixture-of-Depths model and its dense twin, 8 layers each, trained on Jane Austen by this project. "
+                    "A Mixture-of-Depths model and a dense model trained with the same compute, 8 layers each, both trained on Jane Austen by this project. "
                     <a href="https://arxiv.org/abs/2404.02258">"Raposo et al., 2024"</a>
                 </footer>
             })}

@@ -57,13 +57,13 @@ fn study_view(study: &Study) -> impl IntoView {
 
 /// Each family's points, seed means per budget, in budget order.
 fn family_points(runs: &[StudyRun]) -> Vec<(String, bool, Vec<(f64, f64)>)> {
-    let mut families: Vec<(String, bool, Vec<(f64, f64)>)> = Vec::new();
+    let mut families: Vec<(String, bool, usize, Vec<(f64, f64)>)> = Vec::new();
     for run in runs.iter().filter(|r| r.source == "sweep") {
         if !families.iter().any(|f| f.0 == run.label) {
-            families.push((run.label.clone(), run.model == "mod", Vec::new()));
+            families.push((run.label.clone(), run.model == "mod", run.d_model, Vec::new()));
         }
     }
-    for (label, _, points) in &mut families {
+    for (label, _, _, points) in &mut families {
         let mut budgets: Vec<f64> = runs.iter().filter(|r| r.source == "sweep" && &r.label == label).map(|r| r.budget).collect();
         budgets.sort_by(f64::total_cmp);
         budgets.dedup();
@@ -73,9 +73,23 @@ fn family_points(runs: &[StudyRun]) -> Vec<(String, bool, Vec<(f64, f64)>)> {
             points.push((mean(|r| r.training_flops), mean(|r| r.heldout_loss)));
         }
     }
-    // Dense first, then MoD, each by name, so colours stay put when runs are added.
-    families.sort_by(|a, b| a.1.cmp(&b.1).then(a.0.cmp(&b.0)));
+    // Dense first, then MoD, each by width (then name), so the legend reads in order.
+    families.sort_by(|a, b| a.1.cmp(&b.1).then(a.2.cmp(&b.2)).then(a.0.cmp(&b.0)));
+    families.into_iter().map(|(label, is_mod, _, points)| (label, is_mod, points)).collect()
+}
+
+/// Each family's colour class: dense and MoD families each count from the first colour, as the
+/// two kinds are told apart by line (dashed, solid) and marker (circle, triangle).
+fn colour_classes(families: &[(String, bool, Vec<(f64, f64)>)]) -> Vec<String> {
+    let (mut dense, mut routed) = (0, 0);
     families
+        .iter()
+        .map(|(_, is_mod, _)| {
+            let n = if *is_mod { &mut routed } else { &mut dense };
+            *n += 1;
+            format!("fam-{} {}", (*n - 1) % 8, if *is_mod { "mod" } else { "dense" })
+        })
+        .collect()
 }
 
 fn chart(study: &Study) -> impl IntoView {
@@ -88,6 +102,7 @@ fn chart(study: &Study) -> impl IntoView {
         (LEFT + x, TOP + y)
     };
     let families = family_points(&study.runs);
+    let colours = colour_classes(&families);
     let series = families
         .iter()
         .enumerate()
@@ -107,7 +122,7 @@ fn chart(study: &Study) -> impl IntoView {
                 })
                 .collect_view();
             view! {
-                <g class=format!("family fam-{} {}", i % 8, if *is_mod { "mod" } else { "dense" })>
+                <g class=format!("family {}", colours[i])>
                     <polyline class="line" points=path.join(" ")/>
                     {markers}
                 </g>
@@ -124,7 +139,7 @@ fn chart(study: &Study) -> impl IntoView {
         })
         .collect_view();
     let x_ticks = axes
-        .flops_ticks()
+        .budget_ticks(&study.runs)
         .into_iter()
         .map(|f| {
             let (x, _) = at(f, axes.loss.0);
@@ -148,8 +163,8 @@ fn chart(study: &Study) -> impl IntoView {
     let legend = families
         .iter()
         .enumerate()
-        .map(|(i, (label, is_mod, _))| {
-            view! { <li class=format!("fam-{} {}", i % 8, if *is_mod { "mod" } else { "dense" })><span class="swatch" aria-hidden="true"></span>{label.clone()}</li> }
+        .map(|(i, (label, _, _))| {
+            view! { <li class=colours[i].clone()><span class="swatch" aria-hidden="true"></span>{label.clone()}</li> }
         })
         .collect_view();
     view! {

@@ -244,6 +244,15 @@ const lumDark = (rgb) => rgb.length >= 3 && rgb.slice(0, 3).every((v) => v < 64)
     assert.equal(id, 'hm-2-2');
     assert.match(await page.getAttribute(`#${id}`, 'aria-label'), /^layer 1: (processed|skipped), router score/);
     assert.match(await page.textContent('.details'), /Token 3/);
+    // The keyboard's cell shows its details beside it, as the pointer's does.
+    await page.waitForSelector('.popover');
+    const near = await page.evaluate((cellId) => {
+      const cell = document.getElementById(cellId).getBoundingClientRect();
+      const pop = document.querySelector('.popover').getBoundingClientRect();
+      return { gap: pop.top - cell.bottom, text: document.querySelector('.popover').textContent };
+    }, id);
+    assert.ok(near.gap >= 0 && near.gap < 20, `popover ${near.gap.toFixed(0)} px under the focused cell`);
+    assert.match(near.text, /token 3 of \d+.*Layer 1: (processed|skipped)/s);
     await page.keyboard.press('End');
     const tokens = (await routing(page)).length;
     assert.equal(await page.getAttribute('#heatmap .grid', 'aria-activedescendant'), `hm-${tokens - 1}-2`);
