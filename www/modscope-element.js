@@ -12,7 +12,7 @@
 import { loadModscope } from './modscope-loader.js';
 
 const base = new URL('./', import.meta.url).href;
-const ATTRIBUTES = ['text', 'capacity', 'mode', 'backend', 'panels', 'theme', 'readonly', 'autorun', 'height', 'chrome'];
+const ATTRIBUTES = ['text', 'capacity', 'mode', 'backend', 'panels', 'theme', 'readonly', 'autorun', 'height', 'chrome', 'scale', 'heading', 'note'];
 let ready = null;
 /** Elements waiting for the download, told its bytes as they arrive. */
 const waiting = new Set();

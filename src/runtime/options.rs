@@ -27,8 +27,8 @@ pub enum Panels {
 }
 
 /// How an instance is set up: from the URL (`?text=…&capacity=…&mode=topk|causal&backend=cpu&
-/// panels=heatmap|flops|full&theme=light|dark&readonly=1&autorun=0&height=…&chrome=none`) or the
-/// same-named attributes of `<mod-demo>`.
+/// panels=heatmap|flops|full&theme=light|dark&readonly=1&autorun=0&height=…&chrome=none&scale=…&
+/// heading=off&note=off`) or the same-named attributes of `<mod-demo>`.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Options {
     pub settings: Settings,
@@ -40,6 +40,13 @@ pub struct Options {
     /// `chrome="none"`: a figure for a slide or an article: the heatmap and its legend only, no
     /// controls, as tall as its content, with a caption slot.
     pub figure: bool,
+    /// `scale`: how much larger than the page's own size the demo is drawn (a figure on a slide:
+    /// `scale="1.4"` draws its row labels at 15 px), 0.5–4; 1 when absent or unreadable.
+    pub scale: f64,
+    /// `heading="off"`: no panel heading (the host page has its own title).
+    pub heading: bool,
+    /// `note="off"`: the key without its sentence of explanation.
+    pub note: bool,
     /// Folder holding `models/`.
     pub asset_base: String,
     /// The full page that share links open.
@@ -48,6 +55,9 @@ pub struct Options {
     pub focus: Option<(usize, Option<usize>)>,
     /// The standalone page (true) or an embedded element (false).
     pub standalone: bool,
+    /// The standalone page inside another page's iframe: its first screen is made compact, so
+    /// the grid starts near the frame's top.
+    pub framed: bool,
 }
 
 /// Raw key/value options, as the URL or an element's attributes give them.
@@ -63,6 +73,9 @@ pub struct RawOptions {
     pub autorun: Option<String>,
     pub height: Option<String>,
     pub chrome: Option<String>,
+    pub scale: Option<String>,
+    pub heading: Option<String>,
+    pub note: Option<String>,
     pub token: Option<String>,
     pub layer: Option<String>,
 }
@@ -106,9 +119,13 @@ impl Options {
             autorun: flag(&raw.autorun, true),
             height,
             figure: raw.chrome.as_deref() == Some("none"),
+            scale: raw.scale.and_then(|s| s.trim().parse::<f64>().ok()).filter(|s| s.is_finite()).map_or(1.0, |s| s.clamp(0.5, 4.0)),
+            heading: flag(&raw.heading, true),
+            note: flag(&raw.note, true),
             asset_base,
             page_url,
             standalone,
+            framed: false,
             focus,
         }
     }
@@ -159,18 +176,31 @@ mod tests {
         assert_eq!(deep("-2", None), None);
     }
 
+    #[test]
+    fn a_figure_scales_and_drops_its_heading_and_note_on_request() {
+        let o = parse(RawOptions { scale: Some("1.6".into()), heading: Some("off".into()), note: Some("0".into()), ..Default::default() });
+        assert_eq!((o.scale, o.heading, o.note), (1.6, false, false));
+        let o = parse(RawOptions::default());
+        assert_eq!((o.scale, o.heading, o.note), (1.0, true, true));
+        for (raw, scale) in [("100", 4.0), ("0", 0.5), ("inf", 1.0), ("big", 1.0), (" 2 ", 2.0)] {
+            assert_eq!(parse(RawOptions { scale: Some(raw.into()), ..Default::default() }).scale, scale, "{raw}");
+        }
+    }
+
     proptest! {
         /// Whatever a link or a host page puts in any attribute, the demo gets usable options:
         /// a capacity the model accepts, a known theme, and a height that is only a CSS length.
         #[test]
         fn any_attribute_values_give_usable_options(
-            values in proptest::collection::vec(proptest::option::of(any::<String>()), 12),
+            values in proptest::collection::vec(proptest::option::of(any::<String>()), 15),
         ) {
             let v = |i: usize| values[i].clone();
             let o = parse(RawOptions {
                 text: v(0), capacity: v(1), mode: v(2), backend: v(3), panels: v(4), theme: v(5),
                 readonly: v(6), autorun: v(7), height: v(8), chrome: v(9), token: v(10), layer: v(11),
+                scale: v(12), heading: v(13), note: v(14),
             });
+            prop_assert!((0.5..=4.0).contains(&o.scale));
             prop_assert_eq!(o.figure, v(9).as_deref() == Some("none"));
             prop_assert!((0.125..=1.0).contains(&o.settings.capacity));
             prop_assert!(o.theme.is_none() || matches!(o.theme.as_deref(), Some("light" | "dark")));

@@ -9,6 +9,8 @@ use std::rc::Rc;
 use std::sync::Arc;
 
 use burn::tensor::Device;
+use futures_util::FutureExt;
+use futures_util::future::{LocalBoxFuture, Shared};
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 
@@ -32,9 +34,13 @@ struct Engine {
     dense_bytes: Vec<u8>,
     cpu: Option<Rc<Models>>,
     webgpu: Option<Rc<Models>>,
-    /// The CPU path's two workers (MoD, dense), or why they could not start.
-    workers: Option<Result<Rc<Workers>, String>>,
+    /// The CPU path's two workers (MoD, dense) with their models loaded, or why they could not
+    /// start: one shared future, awaited by every run.
+    workers: Option<Pending<Rc<Workers>>>,
 }
+
+/// A result several callers await: the one owner of a resource that is still on its way.
+type Pending<T> = Shared<LocalBoxFuture<'static, Result<T, String>>>;
 
 /// The CPU path off the main thread: one worker per model, run in parallel.
 pub struct Workers {
@@ -50,11 +56,9 @@ thread_local! {
     /// instead of fetching twice or initialising WebGPU a second time (which fails).
     static LOADING: Cell<bool> = const { Cell::new(false) };
     static BUILDING: Cell<bool> = const { Cell::new(false) };
-    static STARTING_WORKERS: Cell<bool> = const { Cell::new(false) };
-    /// The CPU path's two workers, started by [`boot_workers`] while the weights download and
-    /// taken over by [`workers`]; `BOOTING` is set until they are up (or failed).
-    static BOOTED: RefCell<Option<Result<(ModelWorker, ModelWorker), String>>> = const { RefCell::new(None) };
-    static BOOTING: Cell<bool> = const { Cell::new(false) };
+    /// The CPU path's two workers instantiating the module, started by [`boot_workers`] before
+    /// the page mounts; [`fetch_all`] hands them the weights the moment they arrive.
+    static BOOTED: RefCell<Option<Pending<Rc<Workers>>>> = const { RefCell::new(None) };
     /// WebGPU can be initialised once per page: the outcome, success or reason, outlives a reset.
     static WEBGPU_DEVICE: RefCell<Option<Result<Device, String>>> = const { RefCell::new(None) };
 }
@@ -123,6 +127,13 @@ fn download_progress() -> Option<(f64, f64)> {
     Some((number("received")?, number("expected")?))
 }
 
+/// Tells `progress` how far the bundle's loader's downloads are, once it knows their size.
+fn report_download(progress: &impl Fn(&str)) {
+    if let Some((received, expected)) = download_progress().filter(|(_, expected)| *expected > 0.0) {
+        progress(&format!("Fetching the two models' weights: {:.1} of {:.1} MB", received / 1e6, expected / 1e6));
+    }
+}
+
 /// The download of `url` the bundle's loader started while the wasm compiled, handed over once
 /// (a Retry fetches afresh): `globalThis.modscopeDownloads`, absolute URL → Promise<Response>.
 fn started_download(url: &str) -> Option<js_sys::Promise> {
@@ -137,6 +148,7 @@ fn started_download(url: &str) -> Option<js_sys::Promise> {
 /// Fetches the tokenizer and both weight files from `base` (the folder holding `models/`).
 pub async fn load(base: &str, progress: impl Fn(&str) + Clone + 'static) -> Result<(), String> {
     while LOADING.with(Cell::get) {
+        report_download(&progress);
         sleep_ms(20).await;
     }
     if ENGINE.with(|e| e.borrow().is_some()) {
@@ -144,7 +156,7 @@ pub async fn load(base: &str, progress: impl Fn(&str) + Clone + 'static) -> Resu
     }
     LOADING.with(|l| l.set(true));
     #[cfg(not(feature = "webgpu"))]
-    boot_workers();
+    let _ = boot_workers();
     let loaded = fetch_all(base, progress).await;
     LOADING.with(|l| l.set(false));
     loaded
@@ -163,9 +175,7 @@ async fn fetch_all(base: &str, progress: impl Fn(&str) + Clone + 'static) -> Res
     let report = progress.clone();
     wasm_bindgen_futures::spawn_local(async move {
         while LOADING.with(Cell::get) {
-            if let Some((received, expected)) = download_progress().filter(|(_, expected)| *expected > 0.0) {
-                report(&format!("Fetching the two models' weights: {:.1} of {:.1} MB", received / 1e6, expected / 1e6));
-            }
+            report_download(&report);
             sleep_ms(200).await;
         }
     });
@@ -177,9 +187,11 @@ async fn fetch_all(base: &str, progress: impl Fn(&str) + Clone + 'static) -> Res
     .await;
     let tokenizer = Tokenizer::from_json(&String::from_utf8_lossy(&tokenizer_json?)).map_err(|e| format!("{TOKENIZER_FILE}: {e}"))?;
     let (routed_bytes, dense_bytes) = (routed_bytes?, dense_bytes?);
+    // The workers start on their weights now, while this thread reads the tokenizer.
+    let workers = BOOTED.with(|b| b.borrow_mut().take()).map(|booted| load_in_workers(booted, &routed_bytes, &dense_bytes));
     let context = config_of(&routed_bytes).map_err(|e| format!("{ROUTED_FILE}: {e}"))?.context;
     ENGINE.with(|e| {
-        *e.borrow_mut() = Some(Engine { tokenizer, context, routed_bytes, dense_bytes, cpu: None, webgpu: None, workers: None })
+        *e.borrow_mut() = Some(Engine { tokenizer, context, routed_bytes, dense_bytes, cpu: None, webgpu: None, workers })
     });
     Ok(())
 }
@@ -288,75 +300,68 @@ pub fn with_tokenizer<R>(f: impl FnOnce(&Tokenizer) -> R) -> Option<R> {
     ENGINE.with(|e| e.borrow().as_ref().map(|e| f(&e.tokenizer)))
 }
 
-/// The CPU path's workers, started on first use; an error (say, a page whose security policy
-/// forbids blob workers) means the CPU path runs on the page's own thread instead.
+/// The CPU path's workers with their models loaded, started on first use (the CPU-only build
+/// starts them before the page mounts); an error (say, a page whose security policy forbids blob
+/// workers) means the CPU path runs on the page's own thread instead.
 pub async fn workers() -> Result<Rc<Workers>, String> {
-    while STARTING_WORKERS.with(Cell::get) {
-        sleep_ms(10).await;
-    }
-    if let Some(known) = ENGINE.with(|e| e.borrow().as_ref().and_then(|e| e.workers.clone())) {
-        return known;
-    }
-    let (routed_bytes, dense_bytes) = ENGINE
-        .with(|e| e.borrow().as_ref().map(|e| (e.routed_bytes.clone(), e.dense_bytes.clone())))
-        .ok_or("the model files are not loaded yet")?;
-    STARTING_WORKERS.with(|s| s.set(true));
-    while BOOTING.with(Cell::get) {
-        sleep_ms(5).await;
-    }
-    let started = async {
-        let (routed, dense) = match BOOTED.with(|b| b.borrow_mut().take()) {
-            Some(booted) => booted?,
-            None => spawn_pair().await?,
-        };
-        // Side by side: each worker loads its weights on its own core.
-        let (r, d) = futures_util::future::join(routed.load(&routed_bytes), dense.load(&dense_bytes)).await;
-        r.map_err(|e| format!("Could not load {ROUTED_FILE}: {e}"))?;
-        d.map_err(|e| format!("Could not load {DENSE_FILE}: {e}"))?;
-        Ok(Rc::new(Workers { routed, dense, warm: Cell::new(false) }))
-    }
-    .await;
-    ENGINE.with(|e| {
-        if let Some(e) = e.borrow_mut().as_mut() {
-            e.workers = Some(started.clone());
-        }
-    });
-    STARTING_WORKERS.with(|s| s.set(false));
-    started
+    let pending = ENGINE.with(|e| {
+        let mut e = e.borrow_mut();
+        let e = e.as_mut().ok_or("the model files are not loaded yet")?;
+        let pending = e.workers.get_or_insert_with(|| load_in_workers(spawn_pair(), &e.routed_bytes, &e.dense_bytes));
+        Ok::<_, String>(pending.clone())
+    })?;
+    pending.await
 }
 
-/// Two workers with the module instantiated in each, side by side.
-async fn spawn_pair() -> Result<(ModelWorker, ModelWorker), String> {
-    let (routed, dense) = futures_util::future::join(ModelWorker::spawn(), ModelWorker::spawn()).await;
-    Ok((routed?, dense?))
+/// Two workers with the module instantiated in each, side by side, driven to completion whether
+/// or not anyone awaits them yet.
+fn spawn_pair() -> Pending<Rc<Workers>> {
+    let pair = async {
+        let (routed, dense) = futures_util::future::join(ModelWorker::spawn(), ModelWorker::spawn()).await;
+        Ok(Rc::new(Workers { routed: routed?, dense: dense?, warm: Cell::new(false) }))
+    }
+    .boxed_local()
+    .shared();
+    wasm_bindgen_futures::spawn_local(pair.clone().map(drop));
+    pair
+}
+
+/// Hands each worker its model's weights, side by side (each loads on its own core).
+fn load_in_workers(workers: Pending<Rc<Workers>>, routed_bytes: &[u8], dense_bytes: &[u8]) -> Pending<Rc<Workers>> {
+    let (routed_bytes, dense_bytes) = (routed_bytes.to_vec(), dense_bytes.to_vec());
+    let loaded = async move {
+        let w = workers.await?;
+        let (r, d) = futures_util::future::join(w.routed.load(&routed_bytes), w.dense.load(&dense_bytes)).await;
+        r.map_err(|e| format!("Could not load {ROUTED_FILE}: {e}"))?;
+        d.map_err(|e| format!("Could not load {DENSE_FILE}: {e}"))?;
+        Ok(w)
+    }
+    .boxed_local()
+    .shared();
+    wasm_bindgen_futures::spawn_local(loaded.clone().map(drop));
+    loaded
 }
 
 /// Starts the CPU path's two workers now, so that they instantiate the module while the weights
-/// download; [`workers`] takes them over. The CPU-only build, which always runs the models in
-/// workers, calls it before the page is mounted, and as loading starts (for `<mod-demo>`).
+/// download and the page mounts; the weights go to them as soon as they arrive. The CPU-only
+/// build, which always runs the models in workers, calls it before the page is mounted, and as
+/// loading starts (for `<mod-demo>`).
+/// Returns the workers' start, to wait on.
 #[cfg(not(feature = "webgpu"))]
-pub fn boot_workers() {
+pub fn boot_workers() -> Option<Pending<Rc<Workers>>> {
     let running = ENGINE.with(|e| e.borrow().as_ref().is_some_and(|e| e.workers.is_some()));
-    if running || BOOTING.with(Cell::get) || BOOTED.with(|b| b.borrow().is_some()) {
-        return;
-    }
-    BOOTING.with(|b| b.set(true));
-    wasm_bindgen_futures::spawn_local(async {
-        let booted = spawn_pair().await;
-        BOOTED.with(|b| *b.borrow_mut() = Some(booted));
-        BOOTING.with(|b| b.set(false));
-    });
+    (!running).then(|| BOOTED.with(|b| b.borrow_mut().get_or_insert_with(spawn_pair).clone()))
 }
 
 /// Whether a run on `kind` would block the page's thread (the CPU path without its workers).
 pub fn blocks_the_page(kind: BackendKind) -> bool {
-    kind == BackendKind::Cpu && !ENGINE.with(|e| e.borrow().as_ref().and_then(|e| e.workers.clone()).is_some_and(|w| w.is_ok()))
+    kind == BackendKind::Cpu && !ENGINE.with(|e| e.borrow().as_ref().and_then(|e| e.workers.as_ref()?.peek().cloned()).is_some_and(|w| w.is_ok()))
 }
 
 /// Bytes of wasm linear memory held by the page and its workers.
 pub async fn memory_bytes() -> f64 {
     let mut total = super::wasm_memory_bytes();
-    if let Some(Ok(w)) = ENGINE.with(|e| e.borrow().as_ref().and_then(|e| e.workers.clone())) {
+    if let Some(Ok(w)) = ENGINE.with(|e| e.borrow().as_ref().and_then(|e| e.workers.as_ref()?.peek().cloned())) {
         total += w.routed.memory_bytes().await + w.dense.memory_bytes().await;
     }
     total

@@ -50,6 +50,8 @@ pub fn is_dark(page: PageState) -> bool {
     )
 }
 
+const HEATMAP_TITLE: &str = "Which tokens each routed block processed";
+
 #[component]
 pub fn Heatmap() -> impl IntoView {
     let page = expect_context::<PageState>();
@@ -80,8 +82,8 @@ pub fn Heatmap() -> impl IntoView {
         w
     };
     view! {
-        <section class="panel" id="heatmap" aria-labelledby="heatmap-title" node_ref=section>
-            <h2 id="heatmap-title">"Which tokens each routed block processed"</h2>
+        <section class="panel" id="heatmap" aria-label=HEATMAP_TITLE node_ref=section>
+            {page.options.with_value(|o| o.heading).then(|| view! { <h2 id="heatmap-title">{HEATMAP_TITLE}</h2> })}
             <Legend/>
             // Until the first run the loading screen's picture of this grid holds its place, so
             // nothing below jumps when the live grid arrives.
@@ -155,7 +157,9 @@ fn Legend() -> impl IntoView {
                 }}
                 " 1"
             </span>
-            <span class="note">"Ticks on the bar: each routed layer's top-k threshold. The number under a column is its routed depth: how many of the routed blocks processed it."</span>
+            {page.options.with_value(|o| o.note).then(|| view! {
+                <span class="note">"Ticks on the bar: each routed layer's top-k threshold. The number under a column is its routed depth: how many of the routed blocks processed it."</span>
+            })}
         </div>
     }
 }
@@ -425,11 +429,13 @@ fn Popover(pointer: RwSignal<Option<Pointed>>) -> impl IntoView {
                 ]
             }
         };
-        // Centred under the cell, kept inside the window (the popover is at most 300 px wide).
-        let inner = web_sys::window().and_then(|w| w.inner_width().ok()).and_then(|w| w.as_f64()).unwrap_or(1000.0);
-        let left = (x - 150.0).clamp(4.0, (inner - 304.0).max(4.0));
+        // Centred under the cell, kept inside the window (the popover is at most 300 px wide). A
+        // zoomed instance (`scale`) places it in its own pixels, the cell's in the window's.
+        let zoom = page.options.with_value(|o| o.scale);
+        let inner = web_sys::window().and_then(|w| w.inner_width().ok()).and_then(|w| w.as_f64()).unwrap_or(1000.0) / zoom;
+        let left = (x / zoom - 150.0).clamp(4.0, (inner - 304.0).max(4.0));
         Some(view! {
-            <div class="popover" role="tooltip" style=format!("left:{left:.0}px;top:{:.0}px", y + 6.0)>
+            <div class="popover" role="tooltip" style=format!("left:{left:.0}px;top:{:.0}px", y / zoom + 6.0)>
                 <strong>{heading}</strong>
                 {lines.into_iter().map(|line| view! { <span>{line}</span> }).collect_view()}
             </div>

@@ -89,13 +89,28 @@ pub fn start() {
             shell.remove();
         }
         let options = Options::from_location();
-        // The CPU-only build's workers are made (and handed the module) before the page is
-        // mounted, so they instantiate it while the page draws its first screen: the mount waits
-        // its turn behind their boot on wasm-bindgen's queue (Leptos's executor starts with the
-        // mount, so its `spawn_local` cannot be used yet).
+        // The CPU-only build's workers are made (and handed the module) and the weights fetched
+        // before the page is mounted, so the workers instantiate it and receive their weights
+        // while the page draws its first screen. A worker's thread starts only after several
+        // tasks of this one, so the mount (~170 ms on one core) waits until the workers are up
+        // and their weights posted (or half a second), instead of holding them back.
         #[cfg(not(feature = "webgpu"))]
-        engine::boot_workers();
-        wasm_bindgen_futures::spawn_local(async move { leptos::mount::mount_to_body(move || view! { <Demo options=options.clone()/> }) });
+        let booted = {
+            let base = options.asset_base.clone();
+            let booted = engine::boot_workers();
+            wasm_bindgen_futures::spawn_local(async move {
+                let _ = engine::load(&base, |_| {}).await;
+            });
+            booted
+        };
+        wasm_bindgen_futures::spawn_local(async move {
+            #[cfg(not(feature = "webgpu"))]
+            if let Some(booted) = booted {
+                futures_util::future::select(booted, std::pin::pin!(engine::sleep_ms(500))).await;
+                engine::sleep_ms(0).await;
+            }
+            leptos::mount::mount_to_body(move || view! { <Demo options=options.clone()/> });
+        });
     }
 }
 
@@ -324,17 +339,11 @@ async fn choose_faster(page: PageState) {
     if chosen_by_hand() {
         return;
     }
-    let median = |v: &mut Vec<f64>| {
-        v.sort_by(f64::total_cmp);
-        v[v.len() / 2]
-    };
-    let (cpu, gpu) = (median(&mut times[0]), median(&mut times[1]));
-    if gpu < cpu {
+    let choice = crate::runtime::backend::choose(&times[0], &times[1]);
+    page.backend_note.set(choice.note);
+    if choice.kind == BackendKind::WebGpu {
         page.backend.set(BackendKind::WebGpu);
-        page.backend_note.set(format!("WebGPU {gpu:.0} ms, CPU {cpu:.0} ms here (both models, median of {CHOICE_RUNS}): using WebGPU"));
         schedule_run(page, 0);
-    } else {
-        page.backend_note.set(format!("CPU {cpu:.0} ms, WebGPU {gpu:.0} ms here (both models, median of {CHOICE_RUNS}): using the CPU"));
     }
 }
 
@@ -364,7 +373,11 @@ pub fn Demo(options: Options) -> impl IntoView {
     spawn_local(start_up(page));
     let full = options.panels == Panels::Full;
     let flops = options.panels != Panels::Heatmap;
-    let style = options.height.as_ref().map(|h| format!("max-height:{h};overflow:auto"));
+    // `scale` zooms the whole instance: the grid measures its width in its own (zoomed) pixels,
+    // so its lines are cut to fit as they are at the page's size.
+    let zoom = (options.scale != 1.0).then(|| format!("zoom:{}", options.scale));
+    let height = options.height.as_ref().map(|h| format!("max-height:{h};overflow:auto"));
+    let style = [zoom, height].into_iter().flatten().reduce(|a, b| format!("{a};{b}"));
     // Nothing was ever drawn and the last attempt failed: loading (or the first run) failed.
     let load_failed = move || matches!(page.status.get(), Status::Failed(_)) && page.routing.with(Option::is_none);
     if options.figure {
@@ -380,7 +393,7 @@ pub fn Demo(options: Options) -> impl IntoView {
         .into_any();
     }
     view! {
-        <div class="modscope" class:page=options.standalone data-theme=move || page.theme.get() style=style>
+        <div class="modscope" class:page=options.standalone class:framed=options.framed data-theme=move || page.theme.get() style=style>
             // An embed of one or two panels carries no page furniture (badge, theme, share).
             {(full || options.standalone).then(|| view! {
                 <header class="top">

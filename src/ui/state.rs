@@ -25,11 +25,18 @@ impl Options {
                 autorun: params.get("autorun"),
                 height: params.get("height"),
                 chrome: params.get("chrome"),
+                scale: params.get("scale"),
+                heading: params.get("heading"),
+                note: params.get("note"),
                 token: params.get("token"),
                 layer: params.get("layer"),
             };
         }
-        Options::from_raw(raw, base, format!("{origin}{path}"), true)
+        let mut options = Options::from_raw(raw, base, format!("{origin}{path}"), true);
+        let window = web_sys::window();
+        let top = window.as_ref().and_then(|w| w.top().ok().flatten());
+        options.framed = matches!((&window, &top), (Some(w), Some(t)) if !js_sys::Object::is(w, t));
+        options
     }
 
     /// A link to the full page reproducing `settings`, opening on the `focus` cell (token, layer).

@@ -90,6 +90,28 @@ await check('the iframe renders the full page from its URL', async () => {
   assert.ok(await frame.locator('#mode-causal').isChecked());
 });
 
+await check("the iframe's grid starts within its top 300 px", async () => {
+  const frame = await page.locator('#demo-frame').boundingBox();
+  const grid = await page.frameLocator('#demo-frame').locator('.grid').boundingBox();
+  assert.ok(grid.y - frame.y <= 300, `the grid starts ${(grid.y - frame.y).toFixed(0)} px into the iframe`);
+});
+
+await check("the README's element snippet, on another origin whose server sends no CORS header, says so in place", async () => {
+  const readme = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8');
+  const snippet = readme.match(/<script type="module" src="pkg\/modscope-element\.js"[\s\S]*?<\/script>/)[0];
+  // Same server, another origin: the browser asks it for a CORS header it does not send.
+  const other = server.url.replace('127.0.0.1', 'localhost');
+  const host = await context.newPage();
+  await host.route(`${server.url}/host.html`, (route) => route.fulfill({ contentType: 'text/html',
+    body: `<!doctype html><title>a course page</title>${snippet.replace('pkg/', `${other}/blog/post/pkg/`)}<mod-demo text="Emma"></mod-demo>` }));
+  await host.goto(`${server.url}/host.html`);
+  const said = () => host.locator('mod-demo').textContent();
+  await waitUntil(async () => /could not load/.test(await said()), 20000, 'a message in place of the element');
+  assert.match(await said(), /Access-Control-Allow-Origin/);
+  assert.match(await said(), new RegExp(`${other.replace(/[.:/]/g, '\\$&')}/blog/post/pkg/modscope-element\\.js`));
+  await host.close();
+});
+
 await check("the host page's styles and scripts are untouched", async () => {
   assert.equal(await page.evaluate(() => window.hostScriptRan), true);
   const note = await page.$eval('#host-note', (n) => [getComputedStyle(n).fontSize, getComputedStyle(n).color]);

@@ -434,8 +434,9 @@ const lumDark = (rgb) => rgb.length >= 3 && rgb.slice(0, 3).every((v) => v < 64)
     await dark.close();
   });
 
-  await check('cpu: figure mode (chrome=none) is the heatmap alone, as tall as its content', async () => {
+  await check('cpu: figure mode (chrome=none) is the heatmap alone, as tall as its content: one sentence at 800 px ≤ 300 px', async () => {
     const figure = await context.newPage();
+    await figure.setViewportSize({ width: 800, height: 600 });
     await figure.goto(`${server.url}/?chrome=none&text=${encodeURIComponent(SAMPLE)}`);
     await nextRun(figure, 0, 120000);
     assert.equal(await figure.locator('textarea, button, select, input').count(), 0, 'no controls');
@@ -446,8 +447,38 @@ const lumDark = (rgb) => rgb.length >= 3 && rgb.slice(0, 3).every((v) => v < 64)
     });
     assert.ok(fit.overflow <= 1, `the grid scrolls by ${fit.overflow}px`);
     assert.ok(fit.figure <= fit.content + 40, `figure ${fit.figure}px around ${fit.content}px of content`);
+    assert.ok(fit.figure <= 300, `one sentence's figure is ${fit.figure.toFixed(0)} px tall at 800 px wide`);
     await figure.screenshot({ path: path.join(ARTIFACTS, 'cpu-figure.png'), fullPage: true });
     await figure.close();
+  });
+
+  await check('cpu: a figure for a slide: scale enlarges it to fit 1280×720, heading and note switch off', async () => {
+    const slide = await context.newPage();
+    await slide.setViewportSize({ width: 1280, height: 720 });
+    await slide.goto(`${server.url}/?chrome=none&scale=1.4&heading=off&note=off&text=${encodeURIComponent(SAMPLE)}`);
+    await nextRun(slide, 0, 120000);
+    const seen = await slide.evaluate(() => {
+      const f = document.querySelector('figure.figure');
+      // The size a label is drawn at: its font size times the zoom its box shows.
+      const drawn = (el) => parseFloat(getComputedStyle(el).fontSize) * el.getBoundingClientRect().height / el.offsetHeight;
+      const labels = [...f.querySelectorAll('.row-label')].map(drawn);
+      return { smallest: Math.min(...labels), height: f.getBoundingClientRect().height, wide: document.documentElement.scrollWidth,
+        heading: f.querySelectorAll('h2').length, note: f.querySelectorAll('.legend .note').length, tokens: f.querySelectorAll('.grid .tok').length };
+    });
+    assert.ok(seen.tokens > 10, 'the grid is drawn');
+    assert.ok(seen.smallest >= 14, `the smallest row label is drawn at ${seen.smallest.toFixed(1)} px`);
+    assert.ok(seen.height <= 720 && seen.wide <= 1281, `the figure is ${seen.height.toFixed(0)} px tall, the page ${seen.wide} px wide`);
+    assert.deepEqual([seen.heading, seen.note], [0, 0], 'no heading, no note');
+    // The popover still lands beside the cell it describes when the figure is zoomed.
+    const cell = slide.locator('.grid .cell.on').first();
+    await cell.hover();
+    const [box, pop] = [await cell.boundingBox(), await slide.locator('.popover').boundingBox()];
+    assert.ok(Math.abs(pop.y - (box.y + box.height)) < 40 && pop.x <= box.x + box.width && pop.x + pop.width >= box.x,
+      `popover at ${pop.x.toFixed(0)},${pop.y.toFixed(0)} for a cell at ${box.x.toFixed(0)},${box.y.toFixed(0)}`);
+    await slide.screenshot({ path: path.join(ARTIFACTS, 'figure-slide-1280x720.png') });
+    await slide.emulateMedia({ colorScheme: 'dark' });
+    await slide.screenshot({ path: path.join(ARTIFACTS, 'figure-slide-1280x720-dark.png') });
+    await slide.close();
   });
 
   await check('cpu: no console errors, no requests off the origin', async () => {
