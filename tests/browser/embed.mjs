@@ -92,7 +92,7 @@ await check('the iframe renders the full page from its URL', async () => {
 
 await check("the iframe's grid starts within its top 300 px", async () => {
   const frame = await page.locator('#demo-frame').boundingBox();
-  const grid = await page.frameLocator('#demo-frame').locator('.grid').boundingBox();
+  const grid = await page.frameLocator('#demo-frame').locator('#heatmap .grid').boundingBox();
   assert.ok(grid.y - frame.y <= 300, `the grid starts ${(grid.y - frame.y).toFixed(0)} px into the iframe`);
 });
 

@@ -11,6 +11,8 @@ fs.mkdirSync(ARTIFACTS, { recursive: true });
 const server = await serve(path.join(ROOT, 'dist'));
 const { check, results, failures } = checks();
 
+// One sentence, as a post or a slide would show it (two lines of grid at 800 px).
+const SENTENCE = 'It is a truth universally acknowledged, that a single man in possession of a good fortune, must be in want of a wife.';
 const SAMPLE = 'Emma Woodhouse, handsome, clever, and rich, with a comfortable home and happy disposition, seemed to unite some of the best blessings of existence.';
 let cpuRouting = null;
 /** A body background, as rgb numbers, that is dark (each channel below 64). */
@@ -437,7 +439,7 @@ const lumDark = (rgb) => rgb.length >= 3 && rgb.slice(0, 3).every((v) => v < 64)
   await check('cpu: figure mode (chrome=none) is the heatmap alone, as tall as its content: one sentence at 800 px ≤ 300 px', async () => {
     const figure = await context.newPage();
     await figure.setViewportSize({ width: 800, height: 600 });
-    await figure.goto(`${server.url}/?chrome=none&text=${encodeURIComponent(SAMPLE)}`);
+    await figure.goto(`${server.url}/?chrome=none&heading=off&note=off&text=${encodeURIComponent(SENTENCE)}`);
     await nextRun(figure, 0, 120000);
     assert.equal(await figure.locator('textarea, button, select, input').count(), 0, 'no controls');
     const fit = await figure.evaluate(() => {
